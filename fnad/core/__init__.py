@@ -1,0 +1,1 @@
+"""The IR (specs, variables, nodes, graphs), primitives, tracing and the interpreter."""

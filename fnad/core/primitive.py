@@ -1,0 +1,181 @@
+"""Primitives and the registry: every operation fnad knows is declared once, here described.
+
+A ``Primitive`` bundles everything about one operation: its shape/dtype rule (``abstract``),
+its NumPy reference implementation (``impl``), its JVP and VJP rules written with fnad
+operations (so derivatives are themselves differentiable graphs), its batching rule, its
+scalar code template for fused loops, and test inputs for the registry-driven suite.
+
+Rule calling conventions (``xs`` are the primal inputs, arrays or tracers):
+
+* ``vjp(ct, *xs, out=out, **params)`` returns one cotangent per input; ``None`` is a
+  symbolic zero. Multi-output primitives receive a tuple ``cts`` and ``outs=``.
+* ``jvp(ts, *xs, out=out, **params)`` receives one tangent per input (``None`` for zero)
+  and returns the output tangent (a tuple for multi-output primitives).
+* ``batch(xs, dims, **params)`` returns ``(out, out_dim)`` (issue 4).
+
+Rule families (``unary``, ``binary``, ``compare``) keep most declarations to one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fnad.core.spec import ArraySpec
+
+Rule = Callable[..., Any]
+
+#: The registry: primitive name -> Primitive. One of fnad's three pieces of global state.
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+@dataclass(eq=False)
+class Primitive:
+    name: str
+    impl: Rule
+    abstract: Rule
+    vjp: Rule | None = None
+    jvp: Rule | None = None
+    batch: Rule | None = None
+    #: Python expression template for fused loops, e.g. ``"math.sin({x})"``.
+    scalar: str | None = None
+    #: ``cases(rng) -> [(args, params), ...]``: inputs for the registry-driven tests.
+    cases: Callable[[np.random.Generator], list[tuple[tuple, dict]]] | None = None
+    multiple_results: bool = False
+    #: Outputs never carry derivatives (comparisons, argmax...): no rule is needed.
+    nondiff: bool = False
+    #: Elementwise primitives are fused into loops by the compiler.
+    elementwise: bool = False
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def rule(self, kind: str) -> Rule:
+        """The named rule, or a clear error when this primitive lacks it."""
+        fn = getattr(self, kind)
+        if fn is None:
+            raise NotImplementedError(f"fnad: primitive '{self.name}' has no {kind} rule")
+        return fn
+
+
+def register(prim: Primitive) -> Primitive:
+    if prim.name in PRIMITIVES:
+        raise ValueError(f"fnad: primitive '{prim.name}' is declared twice")
+    PRIMITIVES[prim.name] = prim
+    return prim
+
+
+def same_spec(*specs: ArraySpec, **params: Any) -> ArraySpec:
+    """Shape rule of strict elementwise primitives: all inputs share one shape and dtype."""
+    first = specs[0]
+    for spec in specs[1:]:
+        if spec != first:
+            raise TypeError(f"fnad: strict elementwise operands differ: {first!r} vs {spec!r}")
+    return first
+
+
+def _float_cases(arity: int, domain: tuple[float, float]) -> Callable:
+    lo, hi = domain
+
+    def cases(rng: np.random.Generator) -> list[tuple[tuple, dict]]:
+        return [
+            (tuple(rng.uniform(lo, hi, shape) for _ in range(arity)), {})
+            for shape in [(), (3,), (2, 3)]
+        ]
+
+    return cases
+
+
+def unary(
+    name: str,
+    np_fn: Callable,
+    *,
+    scalar: str | None = None,
+    deriv: Callable | None = None,
+    domain: tuple[float, float] = (-2.0, 2.0),
+) -> Primitive:
+    """An elementwise function of one array. ``deriv(x, out)`` is its derivative.
+
+    ``deriv=None`` declares a piecewise-constant function: its derivative is zero.
+    """
+
+    def vjp(ct, x, *, out):
+        return (None,) if deriv is None else (ct * deriv(x, out),)
+
+    def jvp(ts, x, *, out):
+        (t,) = ts
+        return None if deriv is None or t is None else t * deriv(x, out)
+
+    return register(
+        Primitive(
+            name,
+            impl=np_fn,
+            abstract=same_spec,
+            vjp=vjp,
+            jvp=jvp,
+            scalar=scalar,
+            cases=_float_cases(1, domain),
+            elementwise=True,
+        )
+    )
+
+
+def binary(
+    name: str,
+    np_fn: Callable,
+    *,
+    scalar: str | None = None,
+    derivs: tuple[Callable | None, Callable | None],
+    domain: tuple[float, float] = (-2.0, 2.0),
+) -> Primitive:
+    """An elementwise function of two arrays with partial derivatives ``d(x, y, out)``."""
+    dx, dy = derivs
+
+    def vjp(ct, x, y, *, out):
+        return (
+            None if dx is None else ct * dx(x, y, out),
+            None if dy is None else ct * dy(x, y, out),
+        )
+
+    def jvp(ts, x, y, *, out):
+        tx, ty = ts
+        terms = [
+            t * d(x, y, out) for t, d in ((tx, dx), (ty, dy)) if t is not None and d is not None
+        ]
+        return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+    return register(
+        Primitive(
+            name,
+            impl=np_fn,
+            abstract=same_spec,
+            vjp=vjp,
+            jvp=jvp,
+            scalar=scalar,
+            cases=_float_cases(2, domain),
+            elementwise=True,
+        )
+    )
+
+
+def compare(name: str, np_fn: Callable, *, scalar: str, arity: int = 2) -> Primitive:
+    """An elementwise predicate: boolean result, no derivative."""
+
+    def abstract(*specs: ArraySpec) -> ArraySpec:
+        return ArraySpec(same_spec(*specs).shape, np.dtype(bool))
+
+    return register(
+        Primitive(
+            name,
+            impl=np_fn,
+            abstract=abstract,
+            scalar=scalar,
+            cases=_float_cases(arity, (-2.0, 2.0)),
+            nondiff=True,
+            elementwise=True,
+        )
+    )

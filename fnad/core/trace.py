@@ -1,0 +1,290 @@
+"""Tracing: recording primitive applications into a graph.
+
+A ``Builder`` is one trace. Its ``Tracer`` objects stand in for arrays in user code; every
+primitive applied to them goes through ``bind``, the single interception point, which
+appends a ``Node``. Builders nest (``grad(grad(f))``, ``jit(grad(f))``): ``bind`` records
+into the innermost builder among its arguments, and tracers of outer builders used inside
+an inner one become inputs of the inner graph ("captured"), so closures work.
+
+Two kinds of builder (DESIGN.md, "two kinds of graph"):
+
+* concrete (dynamic, define-by-run): each tracer also carries ``val``, the value it stands
+  for. ``val`` is an array at the top level, or a tracer of the enclosing builder when
+  nested, so computing it records the same step one level out. Python control flow on a
+  tracer works by looking at ``val``.
+* abstract (static): ``val`` is None; only shape and dtype are known. Python control flow
+  on such a tracer raises ``ConcretizationError``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fnad.core.graph import Atom, Graph, Literal, Node, Var
+from fnad.core.primitive import Primitive
+from fnad.core.spec import ArraySpec, spec_of
+
+_FNAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
+
+#: Active builders, innermost last. One of fnad's three pieces of global state.
+_STACK: list[Builder] = []
+
+
+class ConcretizationError(TypeError):
+    """Python needed a concrete value (``if``, ``float()``...) of an abstract traced value."""
+
+
+class LeakedTracerError(RuntimeError):
+    """A tracer was used after the transform that created it had finished."""
+
+
+def user_location() -> str:
+    """``file:line`` of the innermost stack frame outside fnad and NumPy."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith((_FNAD_DIR + os.sep, _NUMPY_DIR + os.sep)):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def with_location(exc: Exception) -> Exception:
+    """Append the user's source line to an exception raised while tracing."""
+    if exc.args and isinstance(exc.args[0], str) and "\n  at " not in exc.args[0]:
+        exc.args = (f"{exc.args[0]}\n  at {user_location()}", *exc.args[1:])
+    return exc
+
+
+class Tracer:
+    """A stand-in for an array inside a traced function.
+
+    Operators, methods and NumPy's protocols are installed by ``fnad.numpy``.
+    """
+
+    __slots__ = ("builder", "ref", "val")
+    __array_priority__ = 1000
+
+    def __init__(self, builder: Builder, var: Var, val: Any) -> None:
+        self.builder = builder
+        self.ref = var
+        self.val = val
+
+    @property
+    def spec(self) -> ArraySpec:
+        return self.ref.spec
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.ref.spec.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.ref.spec.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.ref.spec.shape)
+
+    @property
+    def size(self) -> int:
+        return self.ref.spec.size
+
+    def __repr__(self) -> str:
+        kind = "abstract" if self.val is None else "concrete"
+        return f"Tracer<{self.ref.spec!r}, {kind}, level {self.builder.level}>"
+
+    def concrete(self, what: str) -> Any:
+        """The value behind this tracer, for Python code that needs one (``if x > 0``)."""
+        if self.val is None:
+            raise ConcretizationError(
+                f"fnad: {what} needs a concrete value, but this {self.ref.spec!r} array is "
+                f"abstract: under jit/make_graph only shapes and dtypes are known.\n"
+                f"  at {user_location()}\n"
+                "Mark the argument static (static_argnums=...), use fnad.numpy.where for "
+                "elementwise choices, or structured control flow (fnad.cond, fnad.while_loop)."
+            )
+        return self.val
+
+    def __bool__(self) -> bool:
+        return bool(self.concrete("bool() (an if, while, and/or on a traced value)"))
+
+    def __float__(self) -> float:
+        return float(self.concrete("float()"))
+
+    def __int__(self) -> int:
+        return int(self.concrete("int()"))
+
+    def __index__(self) -> int:
+        return int(self.concrete("use as an index or size").__index__())
+
+    def __complex__(self) -> complex:
+        return complex(self.concrete("complex()"))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError(
+            "fnad: a traced value cannot be converted to a NumPy array (np.asarray, np.array, "
+            "or a NumPy function fnad does not handle). Inside traced functions use "
+            "fnad.numpy (e.g. fnp.stack, fnp.asarray) so the operation is recorded.\n"
+            f"  at {user_location()}"
+        )
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("fnad: len() of a 0-d traced array")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+class Builder:
+    """Records the nodes of one trace. Use as a context manager; ``finish`` makes the graph."""
+
+    def __init__(self, concrete: bool) -> None:
+        self.concrete = concrete
+        self.level = len(_STACK)
+        self.active = False
+        self.inputs: list[Var] = []
+        self.nodes: list[Node] = []
+        self.captured: dict[int, tuple[Var, Any]] = {}
+        #: Var -> the value it stands for (concrete builders only).
+        self.vals: dict[Var, Any] = {}
+
+    def __enter__(self) -> Builder:
+        self.level = len(_STACK)
+        self.active = True
+        _STACK.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.active = False
+        popped = _STACK.pop()
+        assert popped is self, "fnad: trace stack out of order"
+
+    def new_input(self, spec: ArraySpec, val: Any = None, hint: str = "") -> Tracer:
+        var = Var(spec, hint)
+        self.inputs.append(var)
+        if self.concrete:
+            self.vals[var] = val
+        return Tracer(self, var, val if self.concrete else None)
+
+    def lift(self, x: Any) -> Atom:
+        """The atom standing for ``x`` in this graph; outer tracers become captured inputs."""
+        if isinstance(x, Tracer):
+            if x.builder is self:
+                return x.ref
+            if not x.builder.active:
+                raise LeakedTracerError(
+                    "fnad: a traced value was used after the transform that created it "
+                    "finished (stored in a global or returned through a side channel?)\n"
+                    f"  at {user_location()}"
+                )
+            hit = self.captured.get(id(x))
+            if hit is None:
+                var = Var(x.spec)
+                self.captured[id(x)] = hit = (var, x)
+                if self.concrete:
+                    self.vals[var] = x
+            return hit[0]
+        return Literal(np.asarray(x))
+
+    def apply(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        atoms = tuple(self.lift(a) for a in args)
+        try:
+            specs = prim.abstract(*(a.spec for a in atoms), **params)
+        except (TypeError, ValueError, IndexError) as exc:
+            raise with_location(exc) from None
+        specs = specs if prim.multiple_results else (specs,)
+        outs = tuple(Var(s) for s in specs)
+        self.nodes.append(Node(prim, atoms, params, outs))
+        if self.concrete:
+            in_vals = [self.vals[a] if isinstance(a, Var) else a.value for a in atoms]
+            vals = bind(prim, *in_vals, **params)
+            vals = vals if prim.multiple_results else (vals,)
+            for var, val in zip(outs, vals):
+                self.vals[var] = val
+        else:
+            vals = (None,) * len(outs)
+        tracers = tuple(Tracer(self, v, val) for v, val in zip(outs, vals))
+        return tracers if prim.multiple_results else tracers[0]
+
+    def finish(self, outputs: Sequence[Any]) -> Graph:
+        """The recorded graph; captured outer values are appended to its inputs."""
+        outs = tuple(self.lift(x) for x in outputs)
+        inputs = tuple(self.inputs) + tuple(var for var, _ in self.captured.values())
+        return Graph(inputs, tuple(self.nodes), outs)
+
+    def captured_values(self) -> list[Any]:
+        """The outer values to pass for the captured inputs of ``finish``'s graph."""
+        return [x for _, x in self.captured.values()]
+
+
+def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
+    """Apply ``prim``: record it if any argument is traced, else run its NumPy impl."""
+    builder = None
+    for a in args:
+        if isinstance(a, Tracer) and (builder is None or a.builder.level > builder.level):
+            builder = a.builder
+    if builder is None:
+        return prim.impl(*args, **params)
+    return builder.apply(prim, args, params)
+
+
+def read(env: dict[Var, Any], atom: Atom) -> Any:
+    return atom.value if isinstance(atom, Literal) else env[atom]
+
+
+def eval_graph(graph: Graph, *args: Any) -> list[Any]:
+    """Run ``graph`` on ``args`` with ``bind``: NumPy on arrays, recording on tracers.
+
+    This is the reference interpreter every backend is tested against.
+    """
+    return eval_env(graph, args)[1]
+
+
+def eval_env(graph: Graph, args: Sequence[Any]) -> tuple[dict[Var, Any], list[Any]]:
+    """Like ``eval_graph`` but also returns the value of every variable."""
+    if len(args) != len(graph.inputs):
+        raise TypeError(f"fnad: graph takes {len(graph.inputs)} inputs, got {len(args)}")
+    env: dict[Var, Any] = dict(zip(graph.inputs, args))
+    for node in graph.nodes:
+        out = bind(node.prim, *(read(env, a) for a in node.inputs), **node.params)
+        if node.prim.multiple_results:
+            env.update(zip(node.outs, out))
+        else:
+            env[node.outs[0]] = out
+    return env, [read(env, a) for a in graph.outputs]
+
+
+def trace_graph(fn: Callable[..., Sequence[Any]], specs: Sequence[ArraySpec]) -> Graph:
+    """Trace ``fn(*tracers) -> list of outputs`` abstractly into a graph."""
+    with Builder(concrete=False) as builder:
+        tracers = [builder.new_input(s) for s in specs]
+        outs = fn(*tracers)
+        graph = builder.finish(outs)
+    if builder.captured:
+        raise ValueError("fnad: trace_graph's function closed over traced values")
+    return graph
+
+
+def to_spec(x: Any, argname: str = "argument") -> ArraySpec:
+    """The spec for a function argument: an ArraySpec, a tracer, or array-like data."""
+    if isinstance(x, ArraySpec):
+        return x
+    try:
+        spec = spec_of(x)
+    except Exception as exc:
+        raise TypeError(f"fnad: {argname} must be array-like, got {type(x).__name__}") from exc
+    if spec.dtype == object:
+        raise TypeError(f"fnad: {argname} must be a numeric array, got {type(x).__name__}")
+    return spec

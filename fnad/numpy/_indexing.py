@@ -1,0 +1,107 @@
+"""NumPy indexing on traced arrays: ``x[idx]`` as one ``gather`` node, and ``nonzero``.
+
+Ints, slices (any step), ``None``, ``Ellipsis``, integer arrays (traced or not) and
+boolean masks follow NumPy's rules exactly: the index is normalized to an ``IndexSpec``
+and NumPy itself computes the result shape. A boolean mask's True positions decide the
+result's shape, so a traced mask needs a concrete value (dynamic mode).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fnad.core.trace import Tracer, with_location
+from fnad.ops.indexing import IndexSpec, gather, index_add
+
+
+def concrete_value(x: Any, what: str) -> np.ndarray:
+    """The NumPy value behind ``x``, looking through nested tracers."""
+    while isinstance(x, Tracer):
+        x = x.concrete(what)
+    return np.asarray(x)
+
+
+def nonzero(a: Any) -> tuple[np.ndarray, ...]:
+    """``numpy.nonzero``; a traced argument must be concrete (the result shape depends on it)."""
+    return np.nonzero(concrete_value(a, "nonzero (or boolean-mask indexing)"))
+
+
+def _index_entry(k: Any, entries: list, arrays: list) -> int:
+    """Append ``k``'s normalized entries; return how many dimensions it consumes."""
+    if k is None:
+        entries.append(None)
+        return 0
+    if isinstance(k, slice):
+        entries.append(
+            slice(*(None if v is None else v.__index__() for v in (k.start, k.stop, k.step)))
+        )
+        return 1
+    if isinstance(k, bool | np.bool_):
+        raise with_location(IndexError("fnad: boolean scalar indices are not supported"))
+    if isinstance(k, int | np.integer):
+        entries.append(int(k))
+        return 1
+    arr = k if isinstance(k, Tracer) else np.asarray(k)
+    if arr.dtype == np.bool_:
+        positions = nonzero(arr)
+        for p in positions:
+            entries.append(("array", len(arrays)))
+            arrays.append(p)
+        return len(positions)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise with_location(
+            IndexError(f"fnad: arrays used as indices must be integer or boolean, got {arr.dtype}")
+        )
+    entries.append(("array", len(arrays)))
+    arrays.append(arr)
+    return 1
+
+
+def normalize_index(key: Any, ndim: int) -> tuple[IndexSpec, list]:
+    key = key if isinstance(key, tuple) else (key,)
+    if sum(k is Ellipsis for k in key) > 1:
+        raise with_location(IndexError("fnad: an index can only have a single ellipsis"))
+    before: list = []
+    after: list = []
+    arrays: list = []
+    consumed, target = 0, before
+    for k in key:
+        if k is Ellipsis:
+            target = after
+            continue
+        consumed += _index_entry(k, target, arrays)
+    if consumed > ndim:
+        raise with_location(
+            IndexError(f"fnad: too many indices: array is {ndim}-dimensional, {consumed} indexed")
+        )
+    fill = [slice(None)] * (ndim - consumed)
+    return IndexSpec(tuple(before + fill + after)), arrays
+
+
+def getitem(a: Any, key: Any) -> Any:
+    """``a[key]`` with NumPy's semantics; differentiable in ``a``."""
+    index, arrays = normalize_index(key, np.ndim(a) if not isinstance(a, Tracer) else a.ndim)
+    if not isinstance(a, Tracer) and not any(isinstance(x, Tracer) for x in arrays):
+        return np.asarray(a)[index.build(arrays)]
+    try:
+        return gather(a, index, *arrays)
+    except IndexError as exc:
+        raise with_location(exc) from None
+
+
+def add_at(a: Any, key: Any, values: Any) -> Any:
+    """Functional ``np.add.at``: a copy of ``a`` with ``values`` added at ``key`` (repeats add)."""
+    from fnad.numpy._core import innermost, operand, result_type, shape_of
+
+    index, arrays = normalize_index(key, len(shape_of(a)))
+    if not any(isinstance(x, Tracer) for x in (a, values, *arrays)):
+        out = np.array(a, dtype=result_type(a, values), copy=True)
+        np.add.at(out, index.build(arrays), values)
+        return out
+    dtype = a.dtype if isinstance(a, Tracer) else result_type(a, values)
+    target = shape_of(getitem(a, key))
+    builder = innermost([a, values, *arrays])
+    base = operand(a, dtype, shape_of(a), builder)
+    return index_add(base, operand(values, dtype, tuple(target), builder), index, *arrays)

@@ -1,0 +1,147 @@
+"""Reductions over a tuple of axes: sum, max, min, prod, and argmax/argmin.
+
+Reductions keep the input dtype (``fnad.numpy`` converts first, as ``np.sum`` does for
+integers) and drop the reduced axes; ``keepdims`` is a reshape in ``fnad.numpy``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fnad.core.primitive import Primitive, register
+from fnad.core.spec import ArraySpec
+from fnad.core.trace import bind
+from fnad.ops.elementwise import convert, select
+from fnad.ops.shape import broadcast_to, reshape
+
+
+def _check_axes(x: ArraySpec, axes: tuple[int, ...]) -> None:
+    if sorted(set(axes)) != list(axes) or any(not 0 <= a < x.ndim for a in axes):
+        raise ValueError(f"fnad: reduction axes {axes} are invalid for {x!r}")
+
+
+def _reduce_abstract(x: ArraySpec, *, axes: tuple[int, ...]) -> ArraySpec:
+    _check_axes(x, axes)
+    return ArraySpec(tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype)
+
+
+def _minmax_abstract(x: ArraySpec, *, axes: tuple[int, ...]) -> ArraySpec:
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"fnad: max/min of an empty axis of {x!r} (no identity)")
+    return _reduce_abstract(x, axes=axes)
+
+
+def expand_back(y, x_shape: tuple[int, ...], axes: tuple[int, ...]):
+    """Broadcast a reduced value back to the shape it was reduced from."""
+    kept = tuple(1 if i in axes else d for i, d in enumerate(x_shape))
+    return broadcast_to(reshape(y, kept), x_shape)
+
+
+def reduce_sum(x, axes: tuple[int, ...]):
+    return x if not axes else bind(reduce_sum_p, x, axes=tuple(axes))
+
+
+def _cases(rng):
+    x = rng.normal(size=(2, 3, 4))
+    return [((x,), {"axes": axes}) for axes in [(0,), (1, 2), (0, 1, 2), (2,)]]
+
+
+reduce_sum_p = register(
+    Primitive(
+        "reduce_sum",
+        impl=lambda x, *, axes: np.sum(x, axis=axes),
+        abstract=_reduce_abstract,
+        vjp=lambda ct, x, *, out, axes: (expand_back(ct, x.shape, axes),),
+        jvp=lambda ts, x, *, out, axes: None if ts[0] is None else reduce_sum(ts[0], axes),
+        cases=_cases,
+        tags={"combine": "+", "identity": 0},
+    )
+)
+
+
+def _extreme_weights(x, out, axes):
+    """Where each element attains the extreme, divided by the number of ties."""
+    hit = (x == expand_back(out, x.shape, axes)).astype(x.dtype)
+    return hit / expand_back(reduce_sum(hit, axes), x.shape, axes)
+
+
+def _extreme(name: str, np_fn, combine: str, identity: float) -> Primitive:
+    def vjp(ct, x, *, out, axes):
+        return (expand_back(ct, x.shape, axes) * _extreme_weights(x, out, axes),)
+
+    def jvp(ts, x, *, out, axes):
+        return None if ts[0] is None else reduce_sum(ts[0] * _extreme_weights(x, out, axes), axes)
+
+    def cases(rng):
+        ties = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+        return _cases(rng) + [((ties,), {"axes": (1,)}), ((ties,), {"axes": (0, 1)})]
+
+    return register(
+        Primitive(
+            name,
+            impl=lambda x, *, axes: np_fn(x, axis=axes),
+            abstract=_minmax_abstract,
+            vjp=vjp,
+            jvp=jvp,
+            cases=cases,
+            tags={"combine": combine, "identity": identity},
+        )
+    )
+
+
+reduce_max_p = _extreme("reduce_max", np.max, "max", -np.inf)
+reduce_min_p = _extreme("reduce_min", np.min, "min", np.inf)
+
+
+def _prod_others(x, out, axes):
+    """d prod(x) / dx_i = product of the other elements, exact when some are zero."""
+    is_zero = x == 0
+    zeros = expand_back(reduce_sum(is_zero.astype(x.dtype), axes), x.shape, axes)
+    safe = select(is_zero, np.ones_like(x), x)
+    nonzero_prod = expand_back(reduce_prod(safe, axes), x.shape, axes)
+    lone_zero = select(is_zero & (zeros == 1), nonzero_prod, np.zeros_like(x))
+    return select(zeros == 0, nonzero_prod / safe, lone_zero)
+
+
+def reduce_prod(x, axes: tuple[int, ...]):
+    return x if not axes else bind(reduce_prod_p, x, axes=tuple(axes))
+
+
+reduce_prod_p = register(
+    Primitive(
+        "reduce_prod",
+        impl=lambda x, *, axes: np.prod(x, axis=axes),
+        abstract=_reduce_abstract,
+        vjp=lambda ct, x, *, out, axes: (expand_back(ct, x.shape, axes) * _prod_others(x, out, axes),),
+        jvp=lambda ts, x, *, out, axes: None
+        if ts[0] is None
+        else reduce_sum(ts[0] * _prod_others(x, out, axes), axes),
+        cases=lambda rng: _cases(rng)
+        + [((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),), {"axes": (1,)})],
+        tags={"combine": "*", "identity": 1},
+    )
+)
+
+
+def _arg_abstract(x: ArraySpec, *, axis: int) -> ArraySpec:
+    if not 0 <= axis < x.ndim or x.shape[axis] == 0:
+        raise ValueError(f"fnad: argmax/argmin axis {axis} is invalid for {x!r}")
+    return ArraySpec(x.shape[:axis] + x.shape[axis + 1 :], np.dtype(np.int64))
+
+
+def _arg(name: str, np_fn) -> Primitive:
+    return register(
+        Primitive(
+            name,
+            impl=lambda x, *, axis: np_fn(x, axis=axis).astype(np.int64),
+            abstract=_arg_abstract,
+            cases=lambda rng: [((rng.normal(size=(3, 4)),), {"axis": a}) for a in (0, 1)],
+            nondiff=True,
+        )
+    )
+
+
+argmax_p = _arg("argmax", np.argmax)
+argmin_p = _arg("argmin", np.argmin)
+
+__all__ = ["convert", "expand_back", "reduce_prod", "reduce_sum"]
