@@ -95,12 +95,6 @@ class Graph:
         """A stable digest of the graph's structure, params and constants (hex sha256)."""
         return hashlib.sha256(str(self).encode()).hexdigest()
 
-    def to_dot(self) -> str:
-        """Graphviz DOT text of this graph (see ``fnad.viz``)."""
-        from fnad.viz import graph_to_dot
-
-        return graph_to_dot(self)
-
 
 class _Namer:
     """Assigns a, b, ..., z, ba, bb, ... to variables in the order they are first seen."""

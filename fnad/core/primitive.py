@@ -78,7 +78,7 @@ def same_spec(*specs: ArraySpec, **params: Any) -> ArraySpec:
     return first
 
 
-def _float_cases(arity: int, domain: tuple[float, float]) -> Callable:
+def float_cases(arity: int, domain: tuple[float, float]) -> Callable:
     lo, hi = domain
 
     def cases(rng: np.random.Generator) -> list[tuple[tuple, dict]]:
@@ -118,7 +118,7 @@ def unary(
             vjp=vjp,
             jvp=jvp,
             scalar=scalar,
-            cases=_float_cases(1, domain),
+            cases=float_cases(1, domain),
             elementwise=True,
         )
     )
@@ -156,7 +156,7 @@ def binary(
             vjp=vjp,
             jvp=jvp,
             scalar=scalar,
-            cases=_float_cases(2, domain),
+            cases=float_cases(2, domain),
             elementwise=True,
         )
     )
@@ -174,7 +174,7 @@ def compare(name: str, np_fn: Callable, *, scalar: str, arity: int = 2) -> Primi
             impl=np_fn,
             abstract=abstract,
             scalar=scalar,
-            cases=_float_cases(arity, (-2.0, 2.0)),
+            cases=float_cases(arity, (-2.0, 2.0)),
             nondiff=True,
             elementwise=True,
         )

@@ -209,7 +209,13 @@ class Builder:
         self.nodes.append(Node(prim, atoms, params, outs))
         if self.concrete:
             in_vals = [self.vals[a] if isinstance(a, Var) else a.value for a in atoms]
-            vals = bind(prim, *in_vals, **params)
+            if self.level > 0 and not any(isinstance(v, Tracer) for v in in_vals):
+                # NOTE: nested in another trace, steps on constants are recorded one level
+                # out rather than folded, or a broadcast constant would enter that graph
+                # as a literal as large as the array.
+                vals = _STACK[self.level - 1].apply(prim, in_vals, params)
+            else:
+                vals = bind(prim, *in_vals, **params)
             vals = vals if prim.multiple_results else (vals,)
             for var, val in zip(outs, vals):
                 self.vals[var] = val

@@ -28,8 +28,9 @@ def _parse(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
     if len(terms) != len(ndims):
         raise ValueError(f"fnad: einsum has {len(terms)} terms for {len(ndims)} operands")
     spare = [c for c in string.ascii_uppercase + string.ascii_lowercase if c not in subscripts]
-    n_ell = max((nd - len(t.replace("...", "")) for t, nd in zip(terms, ndims) if "..." in t),
-                default=0)
+    n_ell = max(
+        (nd - len(t.replace("...", "")) for t, nd in zip(terms, ndims) if "..." in t), default=0
+    )
     ell = "".join(spare[:n_ell])
     expanded = []
     for term, nd in zip(terms, ndims):
@@ -80,8 +81,9 @@ def einsum(subscripts: str, *operands: Any, optimize: Any = False) -> Any:
     for term, o in zip(terms, operands):
         for c, d in zip(term, shape_of(o)):
             if d != 1 and sizes.setdefault(c, d) != d:
-                raise with_location(ValueError(f"fnad: einsum index {c!r} has sizes {sizes[c]}"
-                                               f" and {d}"))
+                raise with_location(
+                    ValueError(f"fnad: einsum index {c!r} has sizes {sizes[c]} and {d}")
+                )
     ops = []
     for term, o in zip(terms, operands):
         x = operand(o, dtype, shape_of(o), builder)
@@ -124,8 +126,12 @@ def matmul(a: Any, b: Any) -> Any:
         return np.matmul(a, b)
     na, nb = len(shape_of(a)), len(shape_of(b))
     if na == 0 or nb == 0:
-        raise with_location(ValueError("fnad: matmul: input operand does not have enough "
-                                       "dimensions (0-d arrays are not matrices)"))
+        raise with_location(
+            ValueError(
+                "fnad: matmul: input operand does not have enough "
+                "dimensions (0-d arrays are not matrices)"
+            )
+        )
     if na == 1 and nb == 1:
         return einsum("i,i->", a, b)
     if na == 1:

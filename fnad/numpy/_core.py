@@ -228,7 +228,9 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     builder = innermost((condition, x, y))
     cond = operand(condition, np.dtype(bool), shape, builder)
     return builder.apply(
-        ew.select_p, [cond, operand(x, dtype, shape, builder), operand(y, dtype, shape, builder)], {}
+        ew.select_p,
+        [cond, operand(x, dtype, shape, builder), operand(y, dtype, shape, builder)],
+        {},
     )
 
 

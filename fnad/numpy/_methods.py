@@ -105,9 +105,13 @@ def _array_ufunc(self: Tracer, ufunc: np.ufunc, method: str, *inputs: Any, **kwa
     if method == "reduce" and ufunc in _UFUNC_REDUCE:
         return _UFUNC_REDUCE[ufunc](*inputs, **kwargs)
     if method == "at" and ufunc is np.add:
-        raise with_location(TypeError("fnad: np.add.at mutates its argument; use "
-                                      "fnad.numpy.add_at(a, indices, values), which returns a "
-                                      "new array"))
+        raise with_location(
+            TypeError(
+                "fnad: np.add.at mutates its argument; use "
+                "fnad.numpy.add_at(a, indices, values), which returns a "
+                "new array"
+            )
+        )
     suffix = "" if method == "__call__" else f".{method}"
     extra = f" with {sorted(kwargs)}" if kwargs and fn is not None else ""
     raise _unsupported(f"{ufunc.__name__}{suffix}{extra}")

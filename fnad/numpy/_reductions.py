@@ -74,8 +74,14 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims:
     return divide(sum(a, axis=axes, dtype=target, keepdims=keepdims), count)
 
 
-def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False):
+def var(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+):
     """``numpy.var`` with ``ddof``."""
     if not is_traced(a):
         return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
@@ -85,8 +91,14 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int 
     return divide(sum(square(centered), axis=axes, keepdims=keepdims), count - ddof)
 
 
-def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False):
+def std(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+):
     if not is_traced(a):
         return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
     from fnad.numpy._core import sqrt
@@ -104,8 +116,9 @@ def _arg(np_fn, prim):
         result = bind(prim, x, axis=ax)
         if keepdims:
             full = (1,) * a.ndim if axis is None else None
-            result = reshape(result, full or tuple(1 if i == ax else d for i, d in
-                                                   enumerate(a.shape)))
+            result = reshape(
+                result, full or tuple(1 if i == ax else d for i, d in enumerate(a.shape))
+            )
         return result
 
     fn.__name__ = np_fn.__name__
@@ -126,4 +139,3 @@ def all(a: Any, axis: Any = None, keepdims: bool = False):  # noqa: A001
     if not is_traced(a):
         return np.all(a, axis=axis, keepdims=keepdims)
     return min(convert(a, bool), axis=axis, keepdims=keepdims)
-

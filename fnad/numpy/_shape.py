@@ -16,8 +16,11 @@ from fnad.ops.elementwise import convert
 def normalize_axis(axis: int, ndim: int, what: str = "axis") -> int:
     axis = int(axis)
     if not -ndim <= axis < ndim:
-        raise with_location(np.exceptions.AxisError(f"fnad: {what} {axis} is out of bounds "
-                                                    f"for an array of dimension {ndim}"))
+        raise with_location(
+            np.exceptions.AxisError(
+                f"fnad: {what} {axis} is out of bounds for an array of dimension {ndim}"
+            )
+        )
     return axis % ndim
 
 
@@ -70,8 +73,10 @@ def ravel(a: Any, order: str = "C") -> Any:
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     if not is_traced(a):
         return np.transpose(a, axes)
-    perm = tuple(reversed(range(a.ndim))) if axes is None else tuple(
-        normalize_axis(x, a.ndim) for x in axes
+    perm = (
+        tuple(reversed(range(a.ndim)))
+        if axes is None
+        else tuple(normalize_axis(x, a.ndim) for x in axes)
     )
     return sh.transpose(a, perm)
 

@@ -11,7 +11,15 @@ import math
 
 import numpy as np
 
-from fnad.core.primitive import Primitive, binary, compare, register, same_spec, unary
+from fnad.core.primitive import (
+    Primitive,
+    binary,
+    compare,
+    float_cases,
+    register,
+    same_spec,
+    unary,
+)
 from fnad.core.spec import ArraySpec, is_float
 from fnad.core.trace import bind
 
@@ -32,9 +40,11 @@ add_p = register(
         impl=np.add,
         abstract=same_spec,
         vjp=lambda ct, x, y, *, out: (ct, ct),
-        jvp=lambda ts, x, y, *, out: ts[0] if ts[1] is None else ts[1] if ts[0] is None
-        else ts[0] + ts[1],
+        jvp=lambda ts, x, y, *, out: (
+            ts[0] if ts[1] is None else ts[1] if ts[0] is None else ts[0] + ts[1]
+        ),
         scalar="({x} + {y})",
+        cases=float_cases(2, (-2.0, 2.0)),
         elementwise=True,
     )
 )
@@ -44,9 +54,11 @@ sub_p = register(
         impl=np.subtract,
         abstract=same_spec,
         vjp=lambda ct, x, y, *, out: (ct, -ct),
-        jvp=lambda ts, x, y, *, out: -ts[1] if ts[0] is None else ts[0] if ts[1] is None
-        else ts[0] - ts[1],
+        jvp=lambda ts, x, y, *, out: (
+            -ts[1] if ts[0] is None else ts[0] if ts[1] is None else ts[0] - ts[1]
+        ),
         scalar="({x} - {y})",
+        cases=float_cases(2, (-2.0, 2.0)),
         elementwise=True,
     )
 )
@@ -58,6 +70,7 @@ neg_p = register(
         vjp=lambda ct, x, *, out: (-ct,),
         jvp=lambda ts, x, *, out: None if ts[0] is None else -ts[0],
         scalar="(-{x})",
+        cases=float_cases(1, (-2.0, 2.0)),
         elementwise=True,
     )
 )
@@ -140,9 +153,9 @@ integer_pow_p = register(
         impl=_integer_pow_impl,
         abstract=same_spec,
         vjp=lambda ct, x, *, out, n: (None if n == 0 else ct * _integer_pow_deriv(x, n),),
-        jvp=lambda ts, x, *, out, n: None
-        if n == 0 or ts[0] is None
-        else ts[0] * _integer_pow_deriv(x, n),
+        jvp=lambda ts, x, *, out, n: (
+            None if n == 0 or ts[0] is None else ts[0] * _integer_pow_deriv(x, n)
+        ),
         scalar="({x} ** {n})",
         cases=lambda rng: [
             ((rng.uniform(-2, 2, shape),), {"n": n}) for shape in [(), (4,)] for n in (2, 3, -1)
@@ -156,19 +169,26 @@ integer_pow_p = register(
 exp_p = unary("exp", np.exp, scalar="math.exp({x})", deriv=lambda x, out: out)
 exp2_p = unary("exp2", np.exp2, scalar="2.0 ** {x}", deriv=lambda x, out: out * _LN2)
 expm1_p = unary("expm1", np.expm1, scalar="math.expm1({x})", deriv=lambda x, out: out + 1)
-log_p = unary(
-    "log", np.log, scalar="math.log({x})", deriv=lambda x, out: 1 / x, domain=(0.1, 4.0)
-)
+log_p = unary("log", np.log, scalar="math.log({x})", deriv=lambda x, out: 1 / x, domain=(0.1, 4.0))
 log2_p = unary(
-    "log2", np.log2, scalar="math.log2({x})", deriv=lambda x, out: 1 / (x * _LN2),
+    "log2",
+    np.log2,
+    scalar="math.log2({x})",
+    deriv=lambda x, out: 1 / (x * _LN2),
     domain=(0.1, 4.0),
 )
 log10_p = unary(
-    "log10", np.log10, scalar="math.log10({x})", deriv=lambda x, out: 1 / (x * _LN10),
+    "log10",
+    np.log10,
+    scalar="math.log10({x})",
+    deriv=lambda x, out: 1 / (x * _LN10),
     domain=(0.1, 4.0),
 )
 log1p_p = unary(
-    "log1p", np.log1p, scalar="math.log1p({x})", deriv=lambda x, out: 1 / (1 + x),
+    "log1p",
+    np.log1p,
+    scalar="math.log1p({x})",
+    deriv=lambda x, out: 1 / (1 + x),
     domain=(-0.5, 3.0),
 )
 sin_p = unary("sin", np.sin, scalar="math.sin({x})", deriv=lambda x, out: np.cos(x))
@@ -177,16 +197,20 @@ tan_p = unary(
     "tan", np.tan, scalar="math.tan({x})", deriv=lambda x, out: 1 + out * out, domain=(-1.2, 1.2)
 )
 arcsin_p = unary(
-    "arcsin", np.arcsin, scalar="math.asin({x})", deriv=lambda x, out: 1 / np.sqrt(1 - x * x),
+    "arcsin",
+    np.arcsin,
+    scalar="math.asin({x})",
+    deriv=lambda x, out: 1 / np.sqrt(1 - x * x),
     domain=(-0.9, 0.9),
 )
 arccos_p = unary(
-    "arccos", np.arccos, scalar="math.acos({x})", deriv=lambda x, out: -1 / np.sqrt(1 - x * x),
+    "arccos",
+    np.arccos,
+    scalar="math.acos({x})",
+    deriv=lambda x, out: -1 / np.sqrt(1 - x * x),
     domain=(-0.9, 0.9),
 )
-arctan_p = unary(
-    "arctan", np.arctan, scalar="math.atan({x})", deriv=lambda x, out: 1 / (1 + x * x)
-)
+arctan_p = unary("arctan", np.arctan, scalar="math.atan({x})", deriv=lambda x, out: 1 / (1 + x * x))
 sinh_p = unary("sinh", np.sinh, scalar="math.sinh({x})", deriv=lambda x, out: np.cosh(x))
 cosh_p = unary("cosh", np.cosh, scalar="math.cosh({x})", deriv=lambda x, out: np.sinh(x))
 tanh_p = unary("tanh", np.tanh, scalar="math.tanh({x})", deriv=lambda x, out: 1 - out * out)
@@ -194,23 +218,35 @@ arcsinh_p = unary(
     "arcsinh", np.arcsinh, scalar="math.asinh({x})", deriv=lambda x, out: 1 / np.sqrt(x * x + 1)
 )
 arccosh_p = unary(
-    "arccosh", np.arccosh, scalar="math.acosh({x})",
-    deriv=lambda x, out: 1 / np.sqrt(x * x - 1), domain=(1.2, 4.0),
+    "arccosh",
+    np.arccosh,
+    scalar="math.acosh({x})",
+    deriv=lambda x, out: 1 / np.sqrt(x * x - 1),
+    domain=(1.2, 4.0),
 )
 arctanh_p = unary(
-    "arctanh", np.arctanh, scalar="math.atanh({x})", deriv=lambda x, out: 1 / (1 - x * x),
+    "arctanh",
+    np.arctanh,
+    scalar="math.atanh({x})",
+    deriv=lambda x, out: 1 / (1 - x * x),
     domain=(-0.9, 0.9),
 )
 sqrt_p = unary(
     "sqrt", np.sqrt, scalar="math.sqrt({x})", deriv=lambda x, out: 0.5 / out, domain=(0.1, 4.0)
 )
 cbrt_p = unary(
-    "cbrt", np.cbrt, scalar="np.cbrt({x})", deriv=lambda x, out: 1 / (3 * out * out),
+    "cbrt",
+    np.cbrt,
+    scalar="np.cbrt({x})",
+    deriv=lambda x, out: 1 / (3 * out * out),
     domain=(0.1, 4.0),
 )
 square_p = unary("square", np.square, scalar="({x} * {x})", deriv=lambda x, out: 2 * x)
 reciprocal_p = unary(
-    "reciprocal", np.reciprocal, scalar="(1.0 / {x})", deriv=lambda x, out: -out * out,
+    "reciprocal",
+    np.reciprocal,
+    scalar="(1.0 / {x})",
+    deriv=lambda x, out: -out * out,
     domain=(0.5, 2.0),
 )
 abs_p = unary("abs", np.abs, scalar="abs({x})", deriv=lambda x, out: np.sign(x))
@@ -241,7 +277,12 @@ def _bitwise(name: str, np_fn, scalar: str, arity: int = 2) -> Primitive:
 
     return register(
         Primitive(
-            name, impl=np_fn, abstract=same_spec, scalar=scalar, cases=cases, nondiff=True,
+            name,
+            impl=np_fn,
+            abstract=same_spec,
+            scalar=scalar,
+            cases=cases,
+            nondiff=True,
             elementwise=True,
         )
     )
@@ -308,9 +349,7 @@ def convert(x, dtype):
 def _convert_vjp(ct, x, *, out, dtype):
     if not is_float(x.dtype):
         return (None,)
-    if np.issubdtype(dtype, np.complexfloating) and not np.issubdtype(
-        x.dtype, np.complexfloating
-    ):
+    if np.issubdtype(dtype, np.complexfloating) and not np.issubdtype(x.dtype, np.complexfloating):
         ct = np.real(ct)
     return (convert(ct, x.dtype),)
 
@@ -321,9 +360,9 @@ convert_p = register(
         impl=lambda x, *, dtype: np.asarray(x).astype(dtype),
         abstract=lambda x, *, dtype: ArraySpec(x.shape, dtype),
         vjp=_convert_vjp,
-        jvp=lambda ts, x, *, out, dtype: None
-        if ts[0] is None or not is_float(dtype)
-        else convert(ts[0], dtype),
+        jvp=lambda ts, x, *, out, dtype: (
+            None if ts[0] is None or not is_float(dtype) else convert(ts[0], dtype)
+        ),
         scalar="{x}",
         cases=lambda rng: [
             ((rng.normal(size=(3,)),), {"dtype": np.dtype(np.float32)}),

@@ -97,8 +97,10 @@ def _index_cases(rng):
         ((x,), {"index": IndexSpec((s(None, None, -1), s(1, 4, 2)))}),
         ((x,), {"index": IndexSpec((None, s(None), -1))}),
         ((x, np.array([0, 2, 2, 3])), {"index": IndexSpec((("array", 0), s(None)))}),
-        ((x, np.array([[0, 1], [3, 3]]), np.array([4, 0])),
-         {"index": IndexSpec((("array", 0), ("array", 1)))}),
+        (
+            (x, np.array([[0, 1], [3, 3]]), np.array([4, 0])),
+            {"index": IndexSpec((("array", 0), ("array", 1)))},
+        ),
         ((x, np.array([1, 1, -1])), {"index": IndexSpec((s(1, 3), ("array", 0)))}),
     ]
 
@@ -109,9 +111,9 @@ gather_p = register(
         impl=lambda x, *arrays, index: np.asarray(x)[index.build(arrays)],
         abstract=_gather_abstract,
         vjp=_gather_vjp,
-        jvp=lambda ts, x, *arrays, out, index: None
-        if ts[0] is None
-        else gather(ts[0], index, *arrays),
+        jvp=lambda ts, x, *arrays, out, index: (
+            None if ts[0] is None else gather(ts[0], index, *arrays)
+        ),
         cases=_index_cases,
     )
 )
@@ -145,8 +147,12 @@ def _index_add_jvp(ts, x, v, *arrays, out, index):
     tx, tv = ts[0], ts[1]
     if tx is None and tv is None:
         return None
-    return index_add(np.zeros_like(x) if tx is None else tx,
-                     np.zeros_like(v) if tv is None else tv, index, *arrays)
+    return index_add(
+        np.zeros_like(x) if tx is None else tx,
+        np.zeros_like(v) if tv is None else tv,
+        index,
+        *arrays,
+    )
 
 
 def _index_add_cases(rng):

@@ -11,8 +11,8 @@ import numpy as np
 from fnad.core.primitive import Primitive, register
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import bind
-from fnad.ops.elementwise import convert, select
-from fnad.ops.shape import broadcast_to, reshape
+from fnad.ops.indexing import IndexSpec, gather
+from fnad.ops.shape import broadcast_to, concatenate, reshape, transpose
 
 
 def _check_axes(x: ArraySpec, axes: tuple[int, ...]) -> None:
@@ -93,14 +93,41 @@ reduce_max_p = _extreme("reduce_max", np.max, "max", -np.inf)
 reduce_min_p = _extreme("reduce_min", np.min, "min", np.inf)
 
 
-def _prod_others(x, out, axes):
-    """d prod(x) / dx_i = product of the other elements, exact when some are zero."""
-    is_zero = x == 0
-    zeros = expand_back(reduce_sum(is_zero.astype(x.dtype), axes), x.shape, axes)
-    safe = select(is_zero, np.ones_like(x), x)
-    nonzero_prod = expand_back(reduce_prod(safe, axes), x.shape, axes)
-    lone_zero = select(is_zero & (zeros == 1), nonzero_prod, np.zeros_like(x))
-    return select(zeros == 0, nonzero_prod / safe, lone_zero)
+def _exclusive_cumprod(x):
+    """Products of the elements before each position along the last axis.
+
+    A log-depth scan of multiplications and shifts, so every derivative order is exact
+    (a division by ``x`` would fail at zeros)."""
+    n = x.shape[-1]
+    lead = (slice(None),) * (x.ndim - 1)
+    ones = np.ones_like(gather(x, IndexSpec((*lead, slice(0, 1)))))
+
+    def shifted(p, k):
+        pad = ones if k == 1 else concatenate([ones] * k, x.ndim - 1)
+        return concatenate([pad, gather(p, IndexSpec((*lead, slice(0, n - k))))], x.ndim - 1)
+
+    p, k = x, 1
+    while k < n:
+        p = p * shifted(p, k)
+        k *= 2
+    return shifted(p, 1)
+
+
+def _prod_others(x, axes):
+    """d prod(x) / dx_i: the product of the other elements along ``axes``."""
+    kept = [i for i in range(x.ndim) if i not in axes]
+    perm = (*kept, *axes)
+    moved = transpose(x, perm)
+    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    flat = reshape(moved, (*moved.shape[: len(kept)], n))
+    if n == 1:
+        return np.ones_like(x)
+    lead = (slice(None),) * len(kept)
+    flip = IndexSpec((*lead, slice(None, None, -1)))
+    before = _exclusive_cumprod(flat)
+    after = gather(_exclusive_cumprod(gather(flat, flip)), flip)
+    others = reshape(before * after, moved.shape)
+    return transpose(others, tuple(np.argsort(perm)))
 
 
 def reduce_prod(x, axes: tuple[int, ...]):
@@ -112,12 +139,13 @@ reduce_prod_p = register(
         "reduce_prod",
         impl=lambda x, *, axes: np.prod(x, axis=axes),
         abstract=_reduce_abstract,
-        vjp=lambda ct, x, *, out, axes: (expand_back(ct, x.shape, axes) * _prod_others(x, out, axes),),
-        jvp=lambda ts, x, *, out, axes: None
-        if ts[0] is None
-        else reduce_sum(ts[0] * _prod_others(x, out, axes), axes),
-        cases=lambda rng: _cases(rng)
-        + [((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),), {"axes": (1,)})],
+        vjp=lambda ct, x, *, out, axes: (expand_back(ct, x.shape, axes) * _prod_others(x, axes),),
+        jvp=lambda ts, x, *, out, axes: (
+            None if ts[0] is None else reduce_sum(ts[0] * _prod_others(x, axes), axes)
+        ),
+        cases=lambda rng: (
+            _cases(rng) + [((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),), {"axes": (1,)})]
+        ),
         tags={"combine": "*", "identity": 1},
     )
 )
@@ -143,5 +171,3 @@ def _arg(name: str, np_fn) -> Primitive:
 
 argmax_p = _arg("argmax", np.argmax)
 argmin_p = _arg("argmin", np.argmin)
-
-__all__ = ["convert", "expand_back", "reduce_prod", "reduce_sum"]

@@ -155,8 +155,10 @@ concatenate_p = register(
         jvp=_concatenate_jvp,
         cases=lambda rng: [
             ((rng.normal(size=(2, 3)), rng.normal(size=(1, 3))), {"axis": 0}),
-            ((rng.normal(size=(2, 1)), rng.normal(size=(2, 2)), rng.normal(size=(2, 3))),
-             {"axis": 1}),
+            (
+                (rng.normal(size=(2, 1)), rng.normal(size=(2, 2)), rng.normal(size=(2, 3))),
+                {"axis": 1},
+            ),
         ],
     )
 )

@@ -25,8 +25,7 @@ def arg_names(f: Callable) -> list[str]:
 
 def describe_arg(f: Callable, argnum: int) -> str:
     names = arg_names(f)
-    return f"argument {argnum} ('{names[argnum]}')" if argnum < len(names) else \
-        f"argument {argnum}"
+    return f"argument {argnum} ('{names[argnum]}')" if argnum < len(names) else f"argument {argnum}"
 
 
 def normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:
@@ -87,13 +86,16 @@ class ConcreteTrace:
         return out
 
 
-def trace_concrete(f: Callable, args: tuple, has_aux: bool = False, fname: str = "") -> ConcreteTrace:
+def trace_concrete(
+    f: Callable, args: tuple, has_aux: bool = False, fname: str = ""
+) -> ConcreteTrace:
     """Run ``f(*args)`` on tracers that carry the values of ``args`` (dynamic mode)."""
     leaves, in_tree = tree_flatten(args)
     with Builder(concrete=True) as builder:
         tracers = [
-            builder.new_input(to_spec(x, f"{fname} input"), x if isinstance(x, Tracer)
-                              else np.asarray(x))
+            builder.new_input(
+                to_spec(x, f"{fname} input"), x if isinstance(x, Tracer) else np.asarray(x)
+            )
             for x in leaves
         ]
         out = f(*tree_unflatten(in_tree, tracers))
@@ -105,8 +107,9 @@ def trace_concrete(f: Callable, args: tuple, has_aux: bool = False, fname: str =
                     f"(output, aux), got {type(out).__name__}"
                 )
             out, aux = out
-            aux = tree_map(lambda t: t.val if isinstance(t, Tracer) and t.builder is builder
-                           else t, aux)
+            aux = tree_map(
+                lambda t: t.val if isinstance(t, Tracer) and t.builder is builder else t, aux
+            )
         out_leaves, out_tree = tree_flatten(out)
         graph = builder.finish(out_leaves)
     return ConcreteTrace(graph, builder.vals, in_tree, out_tree, len(leaves), aux)

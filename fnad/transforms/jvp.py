@@ -64,8 +64,9 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         if ps.shape != ts.shape or ps.dtype != ts.dtype:
             raise ValueError(f"fnad.jvp: tangent {k} is {ts!r} but its primal is {ps!r}")
     trace = trace_concrete(f, primals, fname="jvp")
-    t_out = jvp_pass(trace.graph, trace.env, [*t_leaves, *[None] * (
-        len(trace.graph.inputs) - trace.num_args)])
+    t_out = jvp_pass(
+        trace.graph, trace.env, [*t_leaves, *[None] * (len(trace.graph.inputs) - trace.num_args)]
+    )
     outs = trace.out_values
     t_out = [np.zeros_like(o) if t is None else t for t, o in zip(t_out, outs)]
     return (

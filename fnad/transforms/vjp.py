@@ -52,8 +52,10 @@ def backward_pass(
             return
         if tuple(np.shape(ct)) != var.spec.shape:
             who = f"primitive '{node.prim.name}'" if node else "the output cotangent"
-            raise ValueError(f"fnad: {who} produced a cotangent of shape {np.shape(ct)} for a "
-                             f"value of shape {var.spec.shape}")
+            raise ValueError(
+                f"fnad: {who} produced a cotangent of shape {np.shape(ct)} for a "
+                f"value of shape {var.spec.shape}"
+            )
         prev = ct_env.get(var)
         ct_env[var] = ct if prev is None else prev + ct
 
@@ -109,13 +111,17 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     def vjp_fn(ct: Any) -> tuple:
         ct_leaves, ct_tree = tree_flatten(ct)
         if ct_tree != trace.out_tree:
-            raise ValueError(f"fnad.vjp: cotangent structure {ct_tree} does not match the "
-                             f"output structure {trace.out_tree}")
+            raise ValueError(
+                f"fnad.vjp: cotangent structure {ct_tree} does not match the "
+                f"output structure {trace.out_tree}"
+            )
         for k, (c, spec) in enumerate(zip(ct_leaves, out_specs)):
             got = to_spec(c, "cotangent")
             if got.shape != spec.shape:
-                raise ValueError(f"fnad.vjp: cotangent {k} has shape {got.shape}, the output "
-                                 f"has shape {spec.shape}")
+                raise ValueError(
+                    f"fnad.vjp: cotangent {k} has shape {got.shape}, the output "
+                    f"has shape {spec.shape}"
+                )
         grads = backward_pass(trace.graph, trace.env, ct_leaves, trace.wrt())
         leaves = [to_user(g) for g in trace.zeros(grads)]
         return tuple(tree_unflatten(trace.in_tree, leaves))
