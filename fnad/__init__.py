@@ -11,6 +11,7 @@ from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
+from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
 from fnad.transforms.jvp import jvp, jvp_graph
@@ -30,8 +31,10 @@ __all__ = [
     "Primitive",
     "UnsupportedError",
     "Var",
+    "disable_jit",
     "eval_graph",
     "grad",
+    "jit",
     "jvp",
     "jvp_graph",
     "make_graph",

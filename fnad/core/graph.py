@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # NOTE: literals of at most this many elements print their values; larger ones print a
 # digest of their bytes, so the printed text still identifies the graph exactly.
 _INLINE_SIZE = 4
+_PYTHON_DTYPE = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -124,8 +125,11 @@ def _letters(n: int) -> str:
 def format_literal(value: np.ndarray) -> str:
     """Readable and exact: small constants show their values, large ones a digest."""
     if value.size <= _INLINE_SIZE:
-        text = repr(value.tolist())
-        return text if value.ndim == 0 else f"{text}:{short_dtype(value.dtype)}"
+        scalar = value.tolist()
+        # NOTE: a 0-d literal omits its dtype only where its Python value implies it.
+        if value.ndim == 0 and _PYTHON_DTYPE.get(type(scalar)) == value.dtype.name:
+            return repr(scalar)
+        return f"{scalar!r}:{short_dtype(value.dtype)}"
     digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:12]
     return f"const<{ArraySpec(value.shape, value.dtype)!r} #{digest}>"
 

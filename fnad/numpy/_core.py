@@ -204,7 +204,12 @@ def asfloat(x: Any, dtype: Any) -> Any:
 
 
 def floor_divide(x: Any, y: Any) -> Any:
-    return floor(divide(x, y)) if is_traced(x, y) else np.floor_divide(x, y)
+    """``x // y``; integer operands give integers, as in NumPy."""
+    if not is_traced(x, y):
+        return np.floor_divide(x, y)
+    out = floor(divide(x, y))
+    dtype = ufunc_dtype(np.floor_divide, (x, y))
+    return out if out.dtype == dtype else ew.convert(out, dtype)
 
 
 def mod(x: Any, y: Any) -> Any:

@@ -44,6 +44,8 @@ def _index_entry(k: Any, entries: list, arrays: list) -> int:
         entries.append(int(k))
         return 1
     arr = k if isinstance(k, Tracer) else np.asarray(k)
+    if isinstance(k, list | tuple) and arr.size == 0:
+        arr = arr.astype(np.intp)  # NumPy reads an empty list as an empty integer index
     if arr.dtype == np.bool_:
         positions = nonzero(arr)
         for p in positions:

@@ -103,7 +103,8 @@ def _array_ufunc(self: Tracer, ufunc: np.ufunc, method: str, *inputs: Any, **kwa
     if method == "__call__" and fn is not None and not kwargs:
         return fn(*inputs)
     if method == "reduce" and ufunc in _UFUNC_REDUCE:
-        return _UFUNC_REDUCE[ufunc](*inputs, **kwargs)
+        # NOTE: ufunc.reduce reduces axis 0 by default, where np.sum reduces all axes.
+        return _UFUNC_REDUCE[ufunc](*inputs, **{"axis": 0, **kwargs})
     if method == "at" and ufunc is np.add:
         raise with_location(
             TypeError(

@@ -1,0 +1,1 @@
+"""Backends compile generated source and run it; ``cache`` keeps it on disk."""

@@ -1,0 +1,119 @@
+"""The compile cache: generated modules as real ``.py`` files, so Numba's ``cache=True``
+stores their machine code beside them and a new process starts warm.
+
+Entries live in ``FNAD_CACHE_DIR`` (default: the user's cache directory; ``off`` keeps
+everything in memory). A file is named by the digest of its source and of the versions of
+fnad, Numba, NumPy, Python and the CPU, is written atomically (temporary file, then
+rename) into a user-only directory, and is checked against the source before use, so a
+truncated or corrupt entry is rewritten. An unwritable directory degrades to memory with
+one warning. One of fnad's three pieces of global state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import platform
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numba
+import numpy as np
+
+_MODULES: dict[str, Callable] = {}
+_WARNED: set[str] = set()
+
+
+def environment_key() -> str:
+    from llvmlite import binding
+
+    import fnad
+
+    parts = (
+        fnad.__version__,
+        numba.__version__,
+        np.__version__,
+        sys.version,
+        platform.machine(),
+        binding.get_host_cpu_name(),
+    )
+    return "|".join(parts)
+
+
+def cache_dir() -> Path | None:
+    """The cache directory, or None when caching on disk is off."""
+    setting = os.environ.get("FNAD_CACHE_DIR")
+    if setting is not None and setting.strip().lower() in ("off", "0", "none", ""):
+        return None
+    if setting:
+        return Path(setting).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fnad"
+
+
+def digest(source: str) -> str:
+    return hashlib.sha256(f"{environment_key()}\n{source}".encode()).hexdigest()[:32]
+
+
+def load(source: str, function: str) -> Callable:
+    """The compiled ``function`` of ``source``, from memory, disk or a fresh compile."""
+    key = digest(source)
+    fn = _MODULES.get(key)
+    if fn is None:
+        fn = _load_file(source, function, key) or _load_memory(source, function, key)
+        _MODULES[key] = fn
+    return fn
+
+
+def _load_memory(source: str, function: str, key: str) -> Callable:
+    namespace: dict = {"__name__": f"fnad_mem_{key}"}
+    exec(compile(source.replace("cache=True", "cache=False"), f"<fnad {key}>", "exec"), namespace)
+    return namespace[function]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load_file(source: str, function: str, key: str) -> Callable | None:
+    directory = cache_dir()
+    if directory is None:
+        return None
+    path = directory / f"fnad_{key}.py"
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            intact = path.read_text() == source
+        except (OSError, UnicodeDecodeError):
+            intact = False
+        if not intact:
+            _write_atomic(path, source)
+    except OSError as exc:
+        if str(directory) not in _WARNED:
+            _WARNED.add(str(directory))
+            warnings.warn(
+                f"fnad: cannot write the compile cache at {directory} ({exc}); "
+                "compiled code is kept in memory only",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return None
+    name = f"fnad_gen_{key}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    # NOTE: Numba's cache re-imports the module by name when it loads machine code.
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, function)

@@ -1,0 +1,1 @@
+"""Code generation: graphs to source text. Nothing here compiles or runs code."""

@@ -1,0 +1,286 @@
+"""CPU code generation: one Numba-compilable Python function per graph.
+
+Fused regions become explicit loop nests over the primitives' scalar templates, with no
+intermediate arrays; reductions in a region accumulate inside the same loop. Contractions
+go to BLAS through ``np.dot``. Sizes are read from the arrays at run time, never written
+into the source: a dimension is spelled ``x.shape[k]`` for the first array ``x`` known to
+have it. Every statement carries a ``# <node>`` comment. This module only writes strings.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+
+import numpy as np
+
+from fnad.codegen.einsum import emit_einsum
+from fnad.codegen.region import emit_region
+from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
+from fnad.core.spec import ArraySpec
+
+_RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
+
+HELPERS = """
+@njit(cache=True, inline="always")
+def _sign(x):
+    return (x > 0) - (x < 0) if x == x else x
+
+
+@njit(cache=True, inline="always")
+def _rint(x):
+    return np.rint(x)
+
+
+@njit(cache=True, inline="always")
+def _maximum(x, y):
+    return x if (x >= y or x != x) else y
+
+
+@njit(cache=True, inline="always")
+def _minimum(x, y):
+    return x if (x <= y or x != x) else y
+
+
+@njit(cache=True, inline="always")
+def _logaddexp(x, y):
+    hi = _maximum(x, y)
+    if hi == -np.inf:
+        return hi
+    return hi + math.log1p(math.exp(-abs(x - y)))
+"""
+
+
+class CodegenError(NotImplementedError):
+    """The graph uses something the CPU code generator cannot express."""
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Source of a module defining ``function``; ``consts`` are passed after the inputs."""
+
+    source: str
+    function: str
+    consts: tuple[np.ndarray, ...]
+
+
+class Emitter:
+    """Names, constants, known dimensions and the lines of one generated function."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[int, str] = {}
+        self.consts: list[np.ndarray] = []
+        self.const_names: list[str] = []
+        self.dims: dict[int, str] = {}
+        self.counter = 0
+
+    def name(self, var: Var) -> str:
+        got = self.names.get(id(var))
+        if got is None:
+            got = _letters(len(self.names))
+            got = got + "_" if got in _RESERVED else got
+            self.names[id(var)] = got
+        return got
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}{self.counter}"
+
+    def emit(self, line: str, depth: int = 1) -> None:
+        self.lines.append("    " * depth + line)
+
+    def atom(self, atom: Atom) -> str:
+        """An expression for a whole value: a name, a scalar literal or a constant argument."""
+        if isinstance(atom, Var):
+            return self.name(atom)
+        if atom.value.ndim == 0:
+            return scalar_literal(atom.value)
+        name = f"k{len(self.consts)}"
+        self.consts.append(np.ascontiguousarray(atom.value))
+        self.const_names.append(name)
+        self.learn_dims(name, atom.spec)
+        return name
+
+    def learn_dims(self, name: str, spec: ArraySpec) -> None:
+        for k, d in enumerate(spec.shape):
+            self.dims.setdefault(d, f"{name}.shape[{k}]")
+
+    def dim(self, value: int) -> str:
+        """A run-time expression for a dimension of this size."""
+        return self.dims.get(value, str(value)) if value not in (0, 1) else str(value)
+
+    def shape(self, shape: tuple[int, ...]) -> str:
+        inner = ", ".join(self.dim(d) for d in shape)
+        return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def scalar_literal(value: np.ndarray) -> str:
+    """Source text for a scalar of this dtype (Numba types untyped literals as 64-bit)."""
+    value = np.asarray(value)
+    item = value.item()
+    if value.dtype == np.bool_:
+        return repr(bool(item))
+    if value.dtype.kind == "f" and not np.isfinite(item):
+        text = "np.nan" if item != item else ("np.inf" if item > 0 else "-np.inf")
+    else:
+        text = repr(item)
+    return text if value.dtype in (np.float64, np.int64) else f"np.{value.dtype.name}({text})"
+
+
+def node_comment(node: Node, em: Emitter) -> str:
+    outs = " ".join(em.name(v) for v in node.outs)
+    params = ", ".join(f"{k}={node.params[k]}" for k in sorted(node.params) if k != "region")
+    head = node.prim.name + (f"[{params}]" if params else "")
+    args = " ".join(
+        em.name(a) if isinstance(a, Var) else format_literal(a.value) for a in node.inputs
+    )
+    return f"# {outs} = {head} {args}".rstrip()
+
+
+def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> Generated:
+    """Python source of a module whose ``function`` computes ``graph``."""
+    em = Emitter()
+    params = [em.name(v) for v in graph.inputs]
+    for v in graph.inputs:
+        if v.spec.ndim:
+            em.learn_dims(em.name(v), v.spec)
+    for v in graph.inputs:
+        if not v.spec.ndim:
+            em.emit(f"{em.name(v)} = {em.name(v)}[()]  # 0-d input read as a scalar")
+    for node in graph.nodes:
+        emit_node(node, em)
+    outs = []
+    for a in graph.outputs:
+        expr = em.atom(a)
+        if isinstance(a, Literal) or (a in graph.inputs and a.spec.ndim):
+            expr = f"np.copy({expr})" if a.spec.ndim else expr
+        outs.append(expr)
+    em.emit(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    signature = ", ".join(params + em.const_names)
+    flags = f"cache=True, nogil=True, fastmath={fastmath}"
+    header = [
+        '"""Generated by fnad from a traced graph. Do not edit."""',
+        "",
+        "import math",
+        "",
+        "import numpy as np",
+        "from numba import njit",
+        HELPERS,
+        "",
+        f"@njit({flags})",
+        f"def {function}({signature}):",
+    ]
+    return Generated("\n".join(header + em.lines) + "\n", function, tuple(em.consts))
+
+
+def emit_node(node: Node, em: Emitter) -> None:
+    name = node.prim.name
+    em.emit(node_comment(node, em))
+    if name == "fused":
+        emit_region(node, em)
+    elif name == "einsum":
+        emit_einsum(node, em)
+    elif name in _SIMPLE:
+        _SIMPLE[name](node, em)
+    else:
+        raise CodegenError(
+            f"fnad.jit: the CPU backend cannot compile primitive '{name}' yet; run it "
+            "without jit (or under fnad.disable_jit()) meanwhile"
+        )
+    for v in node.outs:
+        if v.spec.ndim:
+            em.learn_dims(em.name(v), v.spec)
+
+
+def _assign(node: Node, em: Emitter, expr: str) -> None:
+    em.emit(f"{em.name(node.outs[0])} = {expr}")
+
+
+def _reshape(node: Node, em: Emitter) -> None:
+    (x,) = node.inputs
+    out = node.outs[0].spec
+    src = em.atom(x)
+    if x.spec.ndim == 0:
+        _assign(node, em, f"np.full({em.shape(out.shape)}, {src})")
+    elif out.ndim == 0:
+        _assign(node, em, f"np.ascontiguousarray({src}).ravel()[0]")
+    else:
+        _assign(node, em, f"np.ascontiguousarray({src}).reshape({em.shape(out.shape)})")
+
+
+def _transpose(node: Node, em: Emitter) -> None:
+    _assign(node, em, f"np.transpose({em.atom(node.inputs[0])}, {node.params['perm']})")
+
+
+def _concatenate(node: Node, em: Emitter) -> None:
+    parts = ", ".join(em.atom(a) for a in node.inputs)
+    _assign(node, em, f"np.concatenate(({parts},), axis={node.params['axis']})")
+
+
+def _index_text(index, arrays: list[str]) -> str:
+    parts = []
+    for e in index.entries:
+        if isinstance(e, slice):
+            parts.append(":".join("" if v is None else str(v) for v in (e.start, e.stop, e.step)))
+        elif isinstance(e, tuple):
+            parts.append(arrays[e[1]])
+        else:
+            parts.append(str(e))
+    return ", ".join(parts) if parts else "()"
+
+
+def _check_index(node: Node) -> None:
+    index = node.params["index"]
+    arrays = (
+        [a for a in node.inputs if a.spec.dtype.kind in "iu"][-index.num_arrays :]
+        if index.num_arrays
+        else []
+    )
+    if None in index.entries or index.num_arrays > 1 or any(a.spec.ndim != 1 for a in arrays):
+        raise CodegenError(
+            f"fnad.jit: the CPU backend compiles basic indexing and one 1-d integer array "
+            f"index; {node.prim.name}{index} is not supported yet"
+        )
+
+
+def _gather(node: Node, em: Emitter) -> None:
+    _check_index(node)
+    x, *arrays = node.inputs
+    text = _index_text(node.params["index"], [em.atom(a) for a in arrays])
+    _assign(node, em, f"{em.atom(x)}[{text}]")
+
+
+def _index_add(node: Node, em: Emitter) -> None:
+    _check_index(node)
+    x, v, *arrays = node.inputs
+    out = em.name(node.outs[0])
+    index = node.params["index"]
+    em.emit(f"{out} = np.copy({em.atom(x)})")
+    if index.basic:
+        em.emit(f"{out}[{_index_text(index, [])}] += {em.atom(v)}")
+        return
+    j = em.fresh("j")
+    idx = em.atom(arrays[0])
+    pos = next(k for k, e in enumerate(index.entries) if isinstance(e, tuple))
+    target = _index_text(index, [f"{idx}[{j}]"])
+    vpos = sum(1 for e in index.entries[:pos] if not isinstance(e, int))
+    src = ", ".join(j if k == vpos else ":" for k in range(v.spec.ndim))
+    em.emit(f"for {j} in range({idx}.shape[0]):")
+    em.emit(f"{out}[{target}] += {em.atom(v)}[{src}]", 2)
+
+
+def _arg(node: Node, em: Emitter) -> None:
+    fn = "np.argmax" if node.prim.name == "argmax" else "np.argmin"
+    _assign(node, em, f"{fn}({em.atom(node.inputs[0])}, axis={node.params['axis']})")
+
+
+_SIMPLE = {
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "concatenate": _concatenate,
+    "gather": _gather,
+    "index_add": _index_add,
+    "argmax": _arg,
+    "argmin": _arg,
+}

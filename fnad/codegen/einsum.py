@@ -1,0 +1,81 @@
+"""Contractions as BLAS calls: a normalized einsum becomes ``np.dot`` on 2-d views, with a
+loop over batch indices when there are any."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fnad.core.graph import Node
+from fnad.ops.contract import parse
+
+if TYPE_CHECKING:
+    from fnad.codegen.cpu import Emitter
+
+
+def _product(name: str, subs: str, letters: list[str]) -> str:
+    dims = [f"{name}.shape[{subs.index(c)}]" for c in letters]
+    return " * ".join(dims) if dims else "1"
+
+
+def _as_matrix(name: str, subs: str, rows: list[str], cols: list[str], batch: list[str]) -> str:
+    """``name`` viewed as (batch..., rows, cols) flattened to 2-d (or 3-d with batch)."""
+    order = batch + rows + cols
+    if not batch and len(rows) <= 1 and len(cols) <= 1 and len(subs) == 2:
+        if "".join(order) == subs:
+            return name
+        if "".join(order) == subs[::-1]:
+            return f"{name}.T"
+    perm = tuple(subs.index(c) for c in order)
+    view = name if perm == tuple(range(len(subs))) else f"np.transpose({name}, {perm})"
+    dims = [_product(name, subs, g) for g in ((batch,) if batch else ()) + (rows, cols)]
+    return f"np.ascontiguousarray({view}).reshape(({', '.join(dims)}))"
+
+
+def emit_einsum(node: Node, em: Emitter) -> None:
+    x, y = node.inputs
+    a, b, o = parse(node.params["spec"])
+    xn, yn, out = em.atom(x), em.atom(y), em.name(node.outs[0])
+    batch = [c for c in o if c in a and c in b]
+    contract = [c for c in a if c in b and c not in o]
+    free_a = [c for c in a if c not in b]
+    free_b = [c for c in b if c not in a]
+    if (
+        not batch
+        and len(a) <= 2
+        and len(b) <= 2
+        and len(contract) == 1
+        and (len(a) == 1 or len(b) == 1)
+    ):
+        xm = xn if len(a) == 1 else _as_matrix(xn, a, free_a, contract, [])
+        ym = yn if len(b) == 1 else _as_matrix(yn, b, contract, free_b, [])
+        em.emit(f"{out} = np.dot({xm}, {ym})")
+        _finish(em, out, free_a + free_b, o)
+        return
+    xm = _as_matrix(xn, a, free_a, contract, batch)
+    ym = _as_matrix(yn, b, contract, free_b, batch)
+    if batch:
+        tmp = em.fresh("t")
+        em.emit(f"{tmp}x = {xm}")
+        em.emit(f"{tmp}y = {ym}")
+        em.emit(
+            f"{tmp} = np.empty(({tmp}x.shape[0], {tmp}x.shape[1], {tmp}y.shape[2]), {tmp}x.dtype)"
+        )
+        em.emit(f"for {tmp}b in range({tmp}x.shape[0]):")
+        em.emit(f"{tmp}[{tmp}b] = np.dot({tmp}x[{tmp}b], {tmp}y[{tmp}b])", 2)
+        em.emit(f"{out} = {tmp}")
+    else:
+        em.emit(f"{out} = np.dot({xm}, {ym})")
+    result = batch + free_a + free_b
+    sizes = [f"{xn}.shape[{a.index(c)}]" if c in a else f"{yn}.shape[{b.index(c)}]" for c in result]
+    if len(result) == 0:
+        em.emit(f"{out} = {out}.ravel()[0]")
+        return
+    if len(result) != (3 if batch else 2) or len(batch) > 1:
+        em.emit(f"{out} = np.ascontiguousarray({out}).reshape(({', '.join(sizes)},))")
+    _finish(em, out, result, o)
+
+
+def _finish(em: Emitter, out: str, order: list[str], want: str) -> None:
+    if "".join(order) != want:
+        perm = tuple(order.index(c) for c in want)
+        em.emit(f"{out} = np.transpose({out}, {perm})")

@@ -1,0 +1,148 @@
+"""Loop nests for fused regions: elementwise nodes as scalar statements, broadcasts as
+index arithmetic, reductions as accumulators, materialized outputs stored in the loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fnad.core.graph import Atom, Literal, Node, Var
+
+if TYPE_CHECKING:
+    from fnad.codegen.cpu import Emitter
+
+REDUCE_STEP = {
+    "reduce_sum": "{acc} += {v}",
+    "reduce_prod": "{acc} *= {v}",
+    "reduce_max": "{acc} = _maximum({acc}, {v})",
+    "reduce_min": "{acc} = _minimum({acc}, {v})",
+}
+_ARG_NAMES = {1: ("x",), 2: ("x", "y"), 3: ("cond", "x", "y")}
+_TEMPLATES = {"maximum": "_maximum({x}, {y})", "minimum": "_minimum({x}, {y})"}
+
+
+def _identity(name: str, dtype: np.dtype) -> np.ndarray:
+    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max if dtype.kind in "iu" else 1
+    small = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else 0
+    value = {"reduce_sum": 0, "reduce_prod": 1, "reduce_max": small, "reduce_min": big}[name]
+    return np.asarray(value).astype(dtype)
+
+
+def _loop_shape(region) -> tuple[int, ...]:
+    node = region.nodes[0]
+    return node.inputs[0].spec.shape if node.prim.name in REDUCE_STEP else node.outs[0].spec.shape
+
+
+def _sizes(region, shape: tuple[int, ...], em: Emitter) -> list[str]:
+    """Run-time expressions for the loop bounds, read from the region's inputs."""
+    found: dict[int, str] = {}
+    for node in region.nodes:
+        if node.prim.name == "broadcast_to":
+            src = node.inputs[0]
+            if isinstance(src, Var):
+                lead = len(shape) - src.spec.ndim
+                for j, d in enumerate(src.spec.shape):
+                    if d == shape[lead + j]:
+                        found.setdefault(lead + j, f"{em.name(src)}.shape[{j}]")
+            continue
+        for a in node.inputs:
+            if isinstance(a, Var) and a in region.inputs and a.spec.shape == shape:
+                for k in range(len(shape)):
+                    found.setdefault(k, f"{em.name(a)}.shape[{k}]")
+    return [found.get(k, em.dim(d)) for k, d in enumerate(shape)]
+
+
+def _read(atom: Atom, local: dict, idx: list[str], em: Emitter) -> str:
+    """A scalar expression for ``atom`` at the current loop position."""
+    if isinstance(atom, Var) and atom in local:
+        return local[atom]
+    if isinstance(atom, Literal) and atom.value.size == 1:
+        from fnad.codegen.cpu import scalar_literal
+
+        return scalar_literal(atom.value.reshape(()))
+    name = em.atom(atom)
+    if atom.spec.ndim == 0:
+        return name
+    return f"{name}[{', '.join(idx)}]"
+
+
+def _broadcast_read(node: Node, local: dict, idx: list[str], em: Emitter) -> str:
+    src = node.inputs[0]
+    if isinstance(src, Literal) and src.value.size == 1 or src.spec.ndim == 0:
+        return _read(src, local, idx, em)
+    out = node.outs[0].spec.shape
+    lead = len(out) - src.spec.ndim
+    sub = [
+        "0" if d == 1 and out[lead + j] != 1 else idx[lead + j]
+        for j, d in enumerate(src.spec.shape)
+    ]
+    return f"{em.atom(src)}[{', '.join(sub)}]"
+
+
+def _scalar_expr(node: Node, args: list[str]) -> str:
+    name = node.prim.name
+    if name == "convert":
+        dtype = node.params["dtype"]
+        return f"({args[0]} != 0)" if dtype == np.bool_ else f"np.{dtype.name}({args[0]})"
+    if name == "integer_pow":
+        n = node.params["n"]
+        if n in (2, 3):
+            return "(" + " * ".join([args[0]] * n) + ")"
+    template = _TEMPLATES.get(name, node.prim.scalar)
+    if template is None:
+        from fnad.codegen.cpu import CodegenError
+
+        raise CodegenError(f"fnad.jit: primitive '{name}' has no scalar template")
+    return template.format(**dict(zip(_ARG_NAMES[len(args)], args)), **node.params)
+
+
+def emit_region(fused: Node, em: Emitter) -> None:
+    region = fused.params["region"]
+    shape = _loop_shape(region)
+    depth = len(shape)
+    idx = [f"i{k}" for k in range(depth)]
+    outputs = set(region.outputs)
+    for k, size in enumerate(_sizes(region, shape, em)):
+        em.emit(f"n{k} = {size}")
+    for node in region.nodes:
+        out = node.outs[0]
+        if node.prim.name in REDUCE_STEP:
+            init = _identity(node.prim.name, out.spec.dtype)
+            from fnad.codegen.cpu import scalar_literal
+
+            value = scalar_literal(init)
+            em.emit(
+                f"{em.name(out)} = np.full({em.shape(out.spec.shape)}, {value})"
+                if out.spec.ndim
+                else f"{em.name(out)} = {value}"
+            )
+        elif out in outputs and depth:
+            em.emit(f"{em.name(out)} = np.empty({em.shape(shape)}, np.{out.spec.dtype.name})")
+    for k in range(depth):
+        em.emit(f"for i{k} in range(n{k}):", k + 1)
+    local: dict[Var, str] = {}
+    for node in region.nodes:
+        _emit_body(node, local, idx, outputs, em, depth + 1)
+
+
+def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:
+    out = node.outs[0]
+    name = node.prim.name
+    if name in REDUCE_STEP:
+        axes = node.params["axes"]
+        kept = [i for k, i in enumerate(idx) if k not in axes]
+        acc = em.name(out) + (f"[{', '.join(kept)}]" if out.spec.ndim else "")
+        value = _read(node.inputs[0], local, idx, em)
+        em.emit(REDUCE_STEP[name].format(acc=acc, v=value), depth)
+        return
+    if name == "broadcast_to":
+        expr = _broadcast_read(node, local, idx, em)
+    else:
+        expr = _scalar_expr(node, [_read(a, local, idx, em) for a in node.inputs])
+    stored = out in outputs and idx
+    target = em.name(out) + ("_" if stored else "")
+    em.emit(f"{target} = {expr}", depth)
+    local[out] = target
+    if stored:
+        em.emit(f"{em.name(out)}[{', '.join(idx)}] = {target}", depth)

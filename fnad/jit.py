@@ -1,0 +1,285 @@
+"""``jit``: trace statically per call signature, optimize, generate source, compile with Numba.
+
+A signature is the pytree structure, shapes and dtypes of the array arguments and the
+values of the static ones. A new signature re-traces (cheap); compiled code is found by the
+digest of the generated source, so a new array size reuses the code compiled for an old
+one. The per-call path of a known signature is a dict lookup and the Numba call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fnad.backends import cache
+from fnad.codegen.cpu import Generated, generate
+from fnad.core.graph import Graph
+from fnad.core.spec import ArraySpec
+from fnad.core.trace import Tracer, eval_graph, trace_graph
+from fnad.passes import optimize
+from fnad.transforms.common import describe_arg
+from fnad.tree import PyTreeDef, tree_flatten, tree_unflatten
+
+log = logging.getLogger("fnad.jit")
+_DISABLED = [False]
+_COMPILABLE = "biufc"
+
+
+@contextlib.contextmanager
+def disable_jit() -> Iterator[None]:
+    """Run jitted functions as plain Python on NumPy arrays, line by line, for debugging.
+
+    >>> import fnad, numpy as np
+    >>> with fnad.disable_jit():
+    ...     fnad.jit(np.sin)(np.zeros(2))
+    array([0., 0.])
+    """
+    previous, _DISABLED[0] = _DISABLED[0], True
+    try:
+        yield
+    finally:
+        _DISABLED[0] = previous
+
+
+@dataclass
+class Lowered:
+    """A traced, optimized graph and its generated source, for one call signature."""
+
+    traced: Graph
+    graph: Graph
+    generated: Generated
+    out_tree: PyTreeDef
+
+    @property
+    def source(self) -> str:
+        return self.generated.source
+
+    def compile(self) -> Compiled:
+        fn = cache.load(self.generated.source, self.generated.function)
+        return Compiled(fn, self.generated.consts, self.graph.out_specs, self.out_tree)
+
+
+class Compiled:
+    """The compiled function of one signature: takes the flat array leaves."""
+
+    __slots__ = ("fn", "consts", "scalar_outs", "out_tree", "single")
+
+    def __init__(self, fn: Callable, consts, out_specs: Sequence[ArraySpec], out_tree) -> None:
+        self.fn = fn
+        self.consts = tuple(consts)
+        self.scalar_outs = tuple(i for i, s in enumerate(out_specs) if not s.shape)
+        self.out_tree = out_tree
+        self.single = out_tree.num_leaves == 1 and repr(out_tree) == "PyTreeDef(*)"
+
+    def __call__(self, *leaves: Any) -> Any:
+        outs = self.fn(*leaves, *self.consts)
+        if self.scalar_outs:
+            outs = list(outs)
+            for i in self.scalar_outs:
+                outs[i] = np.asarray(outs[i])
+        return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
+
+
+class Jitted:
+    """A function compiled per call signature. Counts traces and compiles."""
+
+    def __init__(
+        self,
+        fun: Callable,
+        static_argnums: Sequence[int],
+        static_argnames: Sequence[str],
+        fastmath: bool,
+    ) -> None:
+        self.fun = fun
+        self.fastmath = fastmath
+        names = _positional_names(fun)
+        self.static_argnums = tuple(
+            sorted(set(static_argnums) | {names.index(n) for n in static_argnames if n in names})
+        )
+        self.static_argnames = tuple(static_argnames)
+        self.trace_count = 0
+        self.compile_count = 0
+        self._plans: dict[Any, Compiled] = {}
+        self._fast: dict[tuple, Compiled] = {}
+        self._lowered: dict[Any, Lowered] = {}
+        self._last_key: Any = None
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # NOTE: the fast path: plain ndarray arguments of a known signature.
+        if not kwargs:
+            try:
+                plan = self._fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
+            except AttributeError:
+                plan = None
+            if plan is not None and not _DISABLED[0]:
+                return plan(*args)
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
+        if _DISABLED[0]:
+            return self.fun(*args, **kwargs)
+        leaves, key, statics = self._signature(args, kwargs)
+        if any(isinstance(x, Tracer) for x in leaves):
+            lowered = self._lower(key, args, kwargs, statics, leaves)
+            outs = eval_graph(lowered.traced, *leaves)
+            return tree_unflatten(lowered.out_tree, outs)
+        plan = self._plans.get(key)
+        if plan is None:
+            lowered = self._lower(key, args, kwargs, statics, leaves)
+            before = len(cache._MODULES)
+            plan = lowered.compile()
+            if len(cache._MODULES) != before:
+                self.compile_count += 1
+                if os.environ.get("FNAD_LOG_COMPILES"):
+                    log.warning("fnad.jit: compiled %s (%s)", self.__name__, self._reason(key))
+            self._plans[key] = plan
+            self._last_key = key
+        if not kwargs and not self.static_argnums and all(type(a) is np.ndarray for a in args):
+            self._fast[tuple([(a.shape, a.dtype, np.ndarray) for a in args])] = plan
+        arrays = [x if type(x) is np.ndarray else np.asarray(x) for x in leaves]
+        return plan(*arrays)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """Trace and optimize for these arguments; ``.graph``, ``.source``, ``.compile()``."""
+        leaves, key, statics = self._signature(args, kwargs)
+        return self._lower(key, args, kwargs, statics, leaves)
+
+    def _signature(self, args: tuple, kwargs: dict) -> tuple[list, Any, tuple]:
+        statics = []
+        for i in self.static_argnums:
+            if i >= len(args):
+                raise TypeError(
+                    f"fnad.jit: static_argnums includes {i}, but "
+                    f"{self.__name__} was called with {len(args)} arguments"
+                )
+            statics.append(_hashable(args[i], describe_arg(self.fun, i)))
+        static_kw = tuple(
+            sorted(
+                (k, _hashable(v, f"argument '{k}'"))
+                for k, v in kwargs.items()
+                if k in self.static_argnames
+            )
+        )
+        dyn = [a for i, a in enumerate(args) if i not in self.static_argnums]
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        leaves, tree = tree_flatten((dyn, dyn_kw))
+        specs = tuple(self._leaf_spec(x, n) for n, x in enumerate(leaves))
+        return leaves, (tree, specs, tuple(statics), static_kw), (tuple(statics), static_kw)
+
+    def _leaf_spec(self, x: Any, n: int) -> tuple:
+        if isinstance(x, Tracer):
+            return (x.shape, x.dtype)
+        try:
+            arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+        except Exception:
+            arr = None
+        if arr is None or arr.dtype.kind not in _COMPILABLE:
+            what = type(x).__name__ if arr is None else f"dtype {arr.dtype}"
+            raise TypeError(
+                f"fnad.jit: array argument {n} of {self.__name__} has {what}; jit compiles "
+                "bool, integer, float and complex arrays. Pass other values as static "
+                "arguments (static_argnums=...)."
+            )
+        return (arr.shape, arr.dtype)
+
+    def _lower(self, key, args, kwargs, statics, leaves) -> Lowered:
+        lowered = self._lowered.get(key)
+        if lowered is not None:
+            return lowered
+        self.trace_count += 1
+        _, specs_key, _, _ = key
+        specs = [ArraySpec(s, d) for s, d in specs_key]
+        tree = key[0]
+        out_tree_box: list[PyTreeDef] = []
+
+        def run(*tracers: Any) -> list[Any]:
+            dyn, dyn_kw = tree_unflatten(tree, tracers)
+            it = iter(dyn)
+            full = [args[i] if i in self.static_argnums else next(it) for i in range(len(args))]
+            static_kw = {k: v for k, v in kwargs.items() if k in self.static_argnames}
+            out_leaves, out_tree = tree_flatten(self.fun(*full, **dyn_kw, **static_kw))
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        traced = trace_graph(run, specs)
+        graph = optimize(traced)
+        generated = generate(graph, _function_name(self.__name__), self.fastmath)
+        lowered = Lowered(traced, graph, generated, out_tree_box[0])
+        self._lowered[key] = lowered
+        return lowered
+
+    def _reason(self, key) -> str:
+        old = self._last_key
+        if old is None:
+            return "first call"
+        if old[0] != key[0]:
+            return f"new argument structure {key[0]}"
+        for n, ((s0, d0), (s1, d1)) in enumerate(zip(old[1], key[1])):
+            if d0 != d1:
+                return f"new dtype for array argument {n}: {d1} (was {d0})"
+            if len(s0) != len(s1):
+                return f"new rank for array argument {n}: {len(s1)} (was {len(s0)})"
+            if s0 != s1:
+                return f"new shape for array argument {n}: {s1} (was {s0})"
+        return "new static argument values"
+
+    def __repr__(self) -> str:
+        return (
+            f"<fnad.jit {self.__name__}: {self.trace_count} traces, {self.compile_count} compiles>"
+        )
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+
+def _positional_names(fun: Callable) -> list[str]:
+    try:
+        return [p.name for p in inspect.signature(fun).parameters.values()]
+    except (TypeError, ValueError):
+        return []
+
+
+def _function_name(name: str) -> str:
+    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return f"fnad_{clean}" if clean else "fnad_kernel"
+
+
+def _hashable(value: Any, what: str) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"fnad.jit: static {what} must be hashable, got {type(value).__name__}; use a "
+            "tuple instead of a list, or pass arrays as non-static arguments"
+        ) from None
+    return value
+
+
+def jit(
+    fun: Callable | None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Sequence[str] = (),
+    fastmath: bool = False,
+):
+    """Compile ``fun`` with Numba, per call signature. Usable as ``@jit`` or ``@jit(...)``.
+
+    >>> import fnad, numpy as np
+    >>> f = fnad.jit(fnad.grad(lambda x: np.sum(np.sin(x))))
+    >>> f(np.zeros(3))
+    array([1., 1., 1.])
+    """
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+    if fun is None:
+        return lambda f: Jitted(f, nums, names, fastmath)
+    return Jitted(fun, nums, names, fastmath)

@@ -1,0 +1,43 @@
+"""The optimization pipeline: the one place that decides which passes run, in what order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fnad.core.graph import Graph
+from fnad.passes.cse import cse
+from fnad.passes.dce import dce
+from fnad.passes.fold import fold_constants
+from fnad.passes.fuse import fuse
+from fnad.passes.simplify import simplify
+
+Pass = Callable[[Graph], Graph]
+
+#: Cleanup passes, repeated until none of them changes the graph.
+CLEANUP: tuple[Pass, ...] = (simplify, fold_constants, cse, dce)
+MAX_ROUNDS = 8
+
+
+def cleanup(graph: Graph, check: Pass | None = None) -> Graph:
+    for _ in range(MAX_ROUNDS):
+        before = graph
+        for p in CLEANUP:
+            graph = p(graph)
+            if check is not None:
+                check(graph)
+        if graph is before:
+            break
+    return graph
+
+
+def optimize(graph: Graph, check: Pass | None = None, fusion: bool = True) -> Graph:
+    """Simplify, fold, CSE and DCE to a fixed point, then fuse elementwise regions.
+
+    ``check`` (e.g. ``fnad.verify``) runs after every pass; the tests pass it.
+    """
+    graph = cleanup(graph, check)
+    if fusion:
+        graph = fuse(graph)
+        if check is not None:
+            check(graph)
+    return graph
