@@ -75,7 +75,7 @@ class Compiled:
     def __init__(self, fn: Callable, consts, out_specs: Sequence[ArraySpec], out_tree) -> None:
         self.fn = fn
         self.consts = tuple(consts)
-        self.scalar_outs = tuple(i for i, s in enumerate(out_specs) if not s.shape)
+        self.scalar_outs = tuple((i, s.dtype) for i, s in enumerate(out_specs) if not s.shape)
         self.out_tree = out_tree
         self.single = out_tree.num_leaves == 1 and repr(out_tree) == "PyTreeDef(*)"
 
@@ -83,8 +83,8 @@ class Compiled:
         outs = self.fn(*leaves, *self.consts)
         if self.scalar_outs:
             outs = list(outs)
-            for i in self.scalar_outs:
-                outs[i] = np.asarray(outs[i])
+            for i, dtype in self.scalar_outs:
+                outs[i] = np.asarray(outs[i], dtype)
         return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
 
 
@@ -101,9 +101,9 @@ class Jitted:
         self.fun = fun
         self.fastmath = fastmath
         names = _positional_names(fun)
-        self.static_argnums = tuple(
-            sorted(set(static_argnums) | {names.index(n) for n in static_argnames if n in names})
-        )
+        self.static_argnums = tuple(sorted(set(static_argnums)))
+        #: Positions of static_argnames, static when the value is passed positionally.
+        self._named_positions = tuple(names.index(n) for n in static_argnames if n in names)
         self.static_argnames = tuple(static_argnames)
         self.trace_count = 0
         self.compile_count = 0
@@ -143,7 +143,11 @@ class Jitted:
                     log.warning("fnad.jit: compiled %s (%s)", self.__name__, self._reason(key))
             self._plans[key] = plan
             self._last_key = key
-        if not kwargs and not self.static_argnums and all(type(a) is np.ndarray for a in args):
+        if (
+            not kwargs
+            and not self._static_positions(len(args))
+            and all(type(a) is np.ndarray for a in args)
+        ):
             self._fast[tuple([(a.shape, a.dtype, np.ndarray) for a in args])] = plan
         arrays = [x if type(x) is np.ndarray else np.asarray(x) for x in leaves]
         return plan(*arrays)
@@ -155,7 +159,8 @@ class Jitted:
 
     def _signature(self, args: tuple, kwargs: dict) -> tuple[list, Any, tuple]:
         statics = []
-        for i in self.static_argnums:
+        static = self._static_positions(len(args))
+        for i in static:
             if i >= len(args):
                 raise TypeError(
                     f"fnad.jit: static_argnums includes {i}, but "
@@ -169,7 +174,7 @@ class Jitted:
                 if k in self.static_argnames
             )
         )
-        dyn = [a for i, a in enumerate(args) if i not in self.static_argnums]
+        dyn = [a for i, a in enumerate(args) if i not in static]
         dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
         leaves, tree = tree_flatten((dyn, dyn_kw))
         specs = tuple(self._leaf_spec(x, n) for n, x in enumerate(leaves))
@@ -191,6 +196,10 @@ class Jitted:
             )
         return (arr.shape, arr.dtype)
 
+    def _static_positions(self, nargs: int) -> tuple[int, ...]:
+        named = tuple(i for i in self._named_positions if i < nargs)
+        return tuple(sorted(set(self.static_argnums) | set(named)))
+
     def _lower(self, key, args, kwargs, statics, leaves) -> Lowered:
         lowered = self._lowered.get(key)
         if lowered is not None:
@@ -204,7 +213,8 @@ class Jitted:
         def run(*tracers: Any) -> list[Any]:
             dyn, dyn_kw = tree_unflatten(tree, tracers)
             it = iter(dyn)
-            full = [args[i] if i in self.static_argnums else next(it) for i in range(len(args))]
+            static = self._static_positions(len(args))
+            full = [args[i] if i in static else next(it) for i in range(len(args))]
             static_kw = {k: v for k, v in kwargs.items() if k in self.static_argnames}
             out_leaves, out_tree = tree_flatten(self.fun(*full, **dyn_kw, **static_kw))
             out_tree_box.append(out_tree)

@@ -18,6 +18,7 @@ from fnad.codegen.einsum import emit_einsum
 from fnad.codegen.region import emit_region
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
 from fnad.core.spec import ArraySpec
+from fnad.ops.indexing import IndexSpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
 
@@ -210,7 +211,9 @@ def _reshape(node: Node, em: Emitter) -> None:
 
 
 def _transpose(node: Node, em: Emitter) -> None:
-    _assign(node, em, f"np.transpose({em.atom(node.inputs[0])}, {node.params['perm']})")
+    x, perm = em.atom(node.inputs[0]), node.params["perm"]
+    # NOTE: ``.T`` keeps a Fortran-contiguous type, which np.dot hands to BLAS as is.
+    _assign(node, em, f"{x}.T" if perm == (1, 0) else f"np.transpose({x}, {perm})")
 
 
 def _concatenate(node: Node, em: Emitter) -> None:
@@ -237,18 +240,36 @@ def _check_index(node: Node) -> None:
         if index.num_arrays
         else []
     )
-    if None in index.entries or index.num_arrays > 1 or any(a.spec.ndim != 1 for a in arrays):
+    mixed = index.num_arrays and any(isinstance(e, int) or e is Ellipsis for e in index.entries)
+    odd = (None in index.entries and not index.basic) or index.num_arrays > 1 or mixed
+    if odd or any(a.spec.ndim != 1 for a in arrays):
         raise CodegenError(
             f"fnad.jit: the CPU backend compiles basic indexing and one 1-d integer array "
             f"index; {node.prim.name}{index} is not supported yet"
         )
 
 
+def _without_none(node: Node, x: Atom) -> tuple[IndexSpec, tuple[int, ...]]:
+    """The index without its ``None`` entries and the shape it selects (basic indexing)."""
+    index = IndexSpec(tuple(e for e in node.params["index"].entries if e is not None))
+    dummy = np.broadcast_to(np.zeros((), x.spec.dtype), x.spec.shape)
+    return index, dummy[index.build([])].shape
+
+
 def _gather(node: Node, em: Emitter) -> None:
     _check_index(node)
     x, *arrays = node.inputs
-    text = _index_text(node.params["index"], [em.atom(a) for a in arrays])
-    _assign(node, em, f"{em.atom(x)}[{text}]")
+    index = node.params["index"]
+    if None in index.entries:
+        plain, _ = _without_none(node, x)
+        shape = em.shape(node.outs[0].spec.shape)
+        _assign(
+            node,
+            em,
+            f"np.ascontiguousarray({em.atom(x)}[{_index_text(plain, [])}]).reshape({shape})",
+        )
+        return
+    _assign(node, em, f"{em.atom(x)}[{_index_text(index, [em.atom(a) for a in arrays])}]")
 
 
 def _index_add(node: Node, em: Emitter) -> None:
@@ -258,7 +279,11 @@ def _index_add(node: Node, em: Emitter) -> None:
     index = node.params["index"]
     em.emit(f"{out} = np.copy({em.atom(x)})")
     if index.basic:
-        em.emit(f"{out}[{_index_text(index, [])}] += {em.atom(v)}")
+        plain, shape = _without_none(node, x)
+        value = em.atom(v)
+        if plain != index and v.spec.ndim:
+            value = f"np.ascontiguousarray({value}).reshape({em.shape(shape)})"
+        em.emit(f"{out}[{_index_text(plain, [])}] += {value}")
         return
     j = em.fresh("j")
     idx = em.atom(arrays[0])

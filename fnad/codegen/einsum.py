@@ -70,7 +70,7 @@ def emit_einsum(node: Node, em: Emitter) -> None:
     if len(result) == 0:
         em.emit(f"{out} = {out}.ravel()[0]")
         return
-    if len(result) != (3 if batch else 2) or len(batch) > 1:
+    if not (len(batch) <= 1 and len(free_a) == 1 and len(free_b) == 1):
         em.emit(f"{out} = np.ascontiguousarray({out}).reshape(({', '.join(sizes)},))")
     _finish(em, out, result, o)
 

@@ -243,6 +243,11 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
             builder = a.builder
     if builder is None:
         return prim.impl(*args, **params)
+    if not builder.active:
+        raise LeakedTracerError(
+            "fnad: a traced value was used after the transform that created it finished "
+            f"(stored in a global or returned through a side channel?)\n  at {user_location()}"
+        )
     return builder.apply(prim, args, params)
 
 

@@ -251,10 +251,10 @@ reciprocal_p = unary(
 )
 abs_p = unary("abs", np.abs, scalar="abs({x})", deriv=lambda x, out: np.sign(x))
 sign_p = unary("sign", np.sign, scalar="_sign({x})")
-floor_p = unary("floor", np.floor, scalar="math.floor({x})")
-ceil_p = unary("ceil", np.ceil, scalar="math.ceil({x})")
+floor_p = unary("floor", np.floor, scalar="np.floor({x})")
+ceil_p = unary("ceil", np.ceil, scalar="np.ceil({x})")
 rint_p = unary("rint", np.rint, scalar="_rint({x})")
-trunc_p = unary("trunc", np.trunc, scalar="math.trunc({x})")
+trunc_p = unary("trunc", np.trunc, scalar="np.trunc({x})")
 
 # --- predicates (boolean results, no derivatives) ---------------------------------------
 
