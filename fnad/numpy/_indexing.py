@@ -61,7 +61,12 @@ def _index_entry(k: Any, entries: list, arrays: list) -> int:
     return 1
 
 
-def normalize_index(key: Any, ndim: int) -> tuple[IndexSpec, list]:
+def _advanced(entries: list) -> bool:
+    return any(isinstance(e, int | tuple) for e in entries)
+
+
+def normalize_index(key: Any, ndim: int) -> tuple[IndexSpec, list, int | None]:
+    """``(index, arrays, drop)``: ``drop`` is an axis of size 1 to remove from the result."""
     key = key if isinstance(key, tuple) else (key,)
     if sum(k is Ellipsis for k in key) > 1:
         raise with_location(IndexError("fnad: an index can only have a single ellipsis"))
@@ -79,31 +84,47 @@ def normalize_index(key: Any, ndim: int) -> tuple[IndexSpec, list]:
             IndexError(f"fnad: too many indices: array is {ndim}-dimensional, {consumed} indexed")
         )
     fill = [slice(None)] * (ndim - consumed)
-    return IndexSpec(tuple(before + fill + after)), arrays
+    drop = None
+    if not fill and arrays and _advanced(before) and _advanced(after):
+        # NOTE: even an empty Ellipsis separates advanced indices for NumPy, which then puts
+        # their dimensions first. A None separates them alike; its axis is dropped after.
+        fill = [None]
+        basic = [e for e in before if e is None or isinstance(e, slice)]
+        drop = len(np.broadcast_shapes(*(tuple(a.shape) for a in arrays))) + len(basic)
+    return IndexSpec(tuple(before + fill + after)), arrays, drop
+
+
+def _drop_axis(x: Any, axis: int | None) -> Any:
+    return x if axis is None else x.reshape(x.shape[:axis] + x.shape[axis + 1 :])
 
 
 def getitem(a: Any, key: Any) -> Any:
     """``a[key]`` with NumPy's semantics; differentiable in ``a``."""
-    index, arrays = normalize_index(key, np.ndim(a) if not isinstance(a, Tracer) else a.ndim)
+    index, arrays, drop = normalize_index(key, a.ndim if isinstance(a, Tracer) else np.ndim(a))
     if not isinstance(a, Tracer) and not any(isinstance(x, Tracer) for x in arrays):
-        return np.asarray(a)[index.build(arrays)]
+        return _drop_axis(np.asarray(a)[index.build(arrays)], drop)
     try:
-        return gather(a, index, *arrays)
+        return _drop_axis(gather(a, index, *arrays), drop)
     except IndexError as exc:
         raise with_location(exc) from None
 
 
 def add_at(a: Any, key: Any, values: Any) -> Any:
     """Functional ``np.add.at``: a copy of ``a`` with ``values`` added at ``key`` (repeats add)."""
+    from fnad.numpy import _shape
     from fnad.numpy._core import innermost, operand, result_type, shape_of
 
-    index, arrays = normalize_index(key, len(shape_of(a)))
+    index, arrays, drop = normalize_index(key, len(shape_of(a)))
+    target = tuple(shape_of(getitem(a, key)))
+    if drop is not None:
+        values = _shape.broadcast_to(values, target)
+        target = target[:drop] + (1,) + target[drop:]
+        values = _shape.reshape(values, target)
     if not any(isinstance(x, Tracer) for x in (a, values, *arrays)):
         out = np.array(a, dtype=result_type(a, values), copy=True)
         np.add.at(out, index.build(arrays), values)
         return out
     dtype = a.dtype if isinstance(a, Tracer) else result_type(a, values)
-    target = shape_of(getitem(a, key))
     builder = innermost([a, values, *arrays])
     base = operand(a, dtype, shape_of(a), builder)
-    return index_add(base, operand(values, dtype, tuple(target), builder), index, *arrays)
+    return index_add(base, operand(values, dtype, target, builder), index, *arrays)
