@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from fnad.core.graph import Graph, Node, Var
 from fnad.ops.fused import fused_p
+from fnad.passes.dce import dce
 from fnad.passes.rewrite import uses
 
 REDUCTIONS = ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod")
@@ -36,7 +37,33 @@ def _loop_shape(node: Node) -> tuple[int, ...]:
     return node.inputs[0].spec.shape if node.prim.name in REDUCTIONS else node.outs[0].spec.shape
 
 
+def split_broadcasts(graph: Graph) -> Graph:
+    """Give each fusible consumer of a broadcast its own copy of it.
+
+    A broadcast read inside a loop is index arithmetic, free; shared between regions it
+    would be materialized as an array as large as the loop. Unused originals are dropped.
+    """
+    made: dict[Var, Node] = {}
+    nodes: list[Node] = []
+    for node in graph.nodes:
+        if node.prim.name == "broadcast_to":
+            made[node.outs[0]] = node
+        if _fusible(node) and any(a in made for a in node.inputs if isinstance(a, Var)):
+            inputs = []
+            for a in node.inputs:
+                source = made.get(a) if isinstance(a, Var) else None
+                if source is not None:
+                    copy = Node(source.prim, source.inputs, source.params, (Var(a.spec),))
+                    nodes.append(copy)
+                    a = copy.outs[0]
+                inputs.append(a)
+            node = Node(node.prim, tuple(inputs), node.params, node.outs)
+        nodes.append(node)
+    return dce(Graph(graph.inputs, tuple(nodes), graph.outputs)) if made else graph
+
+
 def fuse(graph: Graph) -> Graph:
+    graph = split_broadcasts(graph)
     regions: list[_Region] = []
     region_of: dict[Var, _Region] = {}  # values computed inside a loop (not reductions)
     after: dict[Var, frozenset[int]] = {}
@@ -56,8 +83,34 @@ def fuse(graph: Graph) -> Graph:
                 stack.extend(regions[r].waits)
         return seen
 
+    # Broadcasts of values from outside any loop wait here and join their consumer's region.
+    pending: dict[Var, Node] = {}
+
+    def new_region(shape: tuple[int, ...]) -> _Region:
+        region = _Region(len(regions), shape)
+        regions.append(region)
+        placed.append(region)
+        return region
+
+    def flush(a) -> None:
+        """A pending broadcast read by a plain node or a graph output: its own region."""
+        node = pending.pop(a, None) if isinstance(a, Var) else None
+        if node is not None:
+            region = new_region(node.outs[0].spec.shape)
+            region.nodes.append(node)
+            region.waits |= set(waits_of(node.inputs[0]))
+            region_of[a] = region
+            after[a] = frozenset({region.id})
+
     for node in graph.nodes:
+        src = node.inputs[0] if node.inputs else None
+        if node.prim.name == "broadcast_to" and not (isinstance(src, Var) and src in region_of):
+            pending[node.outs[0]] = node
+            after[node.outs[0]] = waits_of(src)
+            continue
         if not _fusible(node):
+            for a in node.inputs:
+                flush(a)
             deps = frozenset().union(*(waits_of(a) for a in node.inputs))
             for v in node.outs:
                 after[v] = deps
@@ -77,16 +130,24 @@ def fuse(graph: Graph) -> Graph:
                 chosen, new_waits = region, external
                 break
         if chosen is None:
-            chosen = _Region(len(regions), shape)
-            regions.append(chosen)
-            placed.append(chosen)
+            chosen = new_region(shape)
             new_waits = set().union(*(waits_of(a) for a in node.inputs))
+        for a in node.inputs:
+            source = pending.get(a) if isinstance(a, Var) else None
+            if source is not None and source.outs[0].spec.shape == shape:
+                del pending[a]
+                chosen.nodes.append(source)
+                region_of[a] = chosen
+            elif source is not None:
+                flush(a)
         chosen.nodes.append(node)
         chosen.waits |= new_waits - {chosen.id}
         for v in node.outs:
             after[v] = frozenset({chosen.id})
             if node.prim.name not in REDUCTIONS:
                 region_of[v] = chosen
+    for a in graph.outputs:
+        flush(a)
     if not regions:
         return graph
     return _assemble(graph, placed, regions, region_of)
