@@ -90,25 +90,26 @@ def float_cases(arity: int, domain: tuple[float, float]) -> Callable:
     return cases
 
 
-def unary(
+def elementwise(
     name: str,
     np_fn: Callable,
+    derivs: tuple[Callable | None, ...],
     *,
     scalar: str | None = None,
-    deriv: Callable | None = None,
     domain: tuple[float, float] = (-2.0, 2.0),
 ) -> Primitive:
-    """An elementwise function of one array. ``deriv(x, out)`` is its derivative.
+    """An elementwise function with partial derivatives ``d(*xs, out)``, one per input;
+    ``None`` declares a zero derivative. JVP and VJP both come from ``derivs``."""
 
-    ``deriv=None`` declares a piecewise-constant function: its derivative is zero.
-    """
+    def vjp(ct, *xs, out):
+        return tuple(None if d is None else ct * d(*xs, out) for d in derivs)
 
-    def vjp(ct, x, *, out):
-        return (None,) if deriv is None else (ct * deriv(x, out),)
-
-    def jvp(ts, x, *, out):
-        (t,) = ts
-        return None if deriv is None or t is None else t * deriv(x, out)
+    def jvp(ts, *xs, out):
+        terms = [t * d(*xs, out) for t, d in zip(ts, derivs) if t is not None and d is not None]
+        total = terms[0] if terms else None
+        for term in terms[1:]:
+            total = total + term
+        return total
 
     return register(
         Primitive(
@@ -118,48 +119,21 @@ def unary(
             vjp=vjp,
             jvp=jvp,
             scalar=scalar,
-            cases=float_cases(1, domain),
+            cases=float_cases(len(derivs), domain),
             elementwise=True,
         )
     )
 
 
-def binary(
-    name: str,
-    np_fn: Callable,
-    *,
-    scalar: str | None = None,
-    derivs: tuple[Callable | None, Callable | None],
-    domain: tuple[float, float] = (-2.0, 2.0),
-) -> Primitive:
+def unary(name: str, np_fn: Callable, *, deriv: Callable | None = None, **kwargs) -> Primitive:
+    """An elementwise function of one array. ``deriv(x, out)`` is its derivative;
+    ``None`` declares a piecewise-constant function (zero derivative)."""
+    return elementwise(name, np_fn, (deriv,), **kwargs)
+
+
+def binary(name: str, np_fn: Callable, *, derivs: tuple, **kwargs) -> Primitive:
     """An elementwise function of two arrays with partial derivatives ``d(x, y, out)``."""
-    dx, dy = derivs
-
-    def vjp(ct, x, y, *, out):
-        return (
-            None if dx is None else ct * dx(x, y, out),
-            None if dy is None else ct * dy(x, y, out),
-        )
-
-    def jvp(ts, x, y, *, out):
-        tx, ty = ts
-        terms = [
-            t * d(x, y, out) for t, d in ((tx, dx), (ty, dy)) if t is not None and d is not None
-        ]
-        return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
-
-    return register(
-        Primitive(
-            name,
-            impl=np_fn,
-            abstract=same_spec,
-            vjp=vjp,
-            jvp=jvp,
-            scalar=scalar,
-            cases=float_cases(2, domain),
-            elementwise=True,
-        )
-    )
+    return elementwise(name, np_fn, derivs, **kwargs)
 
 
 def compare(name: str, np_fn: Callable, *, scalar: str, arity: int = 2) -> Primitive:
