@@ -26,6 +26,7 @@ import numpy as np
 
 _MODULES: dict[str, Callable] = {}
 _WARNED: set[str] = set()
+_FNAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def environment_key() -> str:
@@ -75,6 +76,14 @@ def _load_memory(source: str, function: str, key: str) -> Callable:
     return namespace[function]
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first caller outside fnad."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_FNAD_DIR + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
     try:
@@ -107,7 +116,8 @@ def _load_file(source: str, function: str, key: str) -> Callable | None:
                 f"fnad: cannot write the compile cache at {directory} ({exc}); "
                 "compiled code is kept in memory only",
                 RuntimeWarning,
-                stacklevel=4,
+                # NOTE: the depth differs between jit's call path and Lowered.compile.
+                stacklevel=_user_stacklevel(),
             )
         return None
     name = f"fnad_gen_{key}"

@@ -131,7 +131,9 @@ def scalar_literal(value: np.ndarray) -> str:
 
 def node_comment(node: Node, em: Emitter) -> str:
     outs = " ".join(em.name(v) for v in node.outs)
-    params = ", ".join(f"{k}={node.params[k]}" for k in sorted(node.params) if k != "region")
+    # NOTE: shapes stay out of the source, so that a new size reuses compiled code.
+    shown = [k for k in sorted(node.params) if k not in ("region", "shape")]
+    params = ", ".join(f"{k}={node.params[k]}" for k in shown)
     head = node.prim.name + (f"[{params}]" if params else "")
     args = " ".join(
         em.name(a) if isinstance(a, Var) else format_literal(a.value) for a in node.inputs

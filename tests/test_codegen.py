@@ -1,0 +1,128 @@
+"""Snapshot tests of the CPU code generator's source for a few canonical graphs.
+
+The expected sources live in ``tests/snapshots/<case>.py.txt`` and are compared exactly;
+run with ``FNAD_UPDATE_SNAPSHOTS=1`` to rewrite them after an intended change, then read
+the diff. Beyond the snapshots: one loop nest per fused region, a comment for every node,
+no array size written into the source (so one compiled function serves every size), and
+byte-identical source in separate processes. Nothing here compiles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fnad
+
+HERE = Path(__file__).resolve().parent
+SNAPSHOTS = HERE / "snapshots"
+UPDATE = os.environ.get("FNAD_UPDATE_SNAPSHOTS") == "1"
+SIZES = (16, 32)
+
+
+def elementwise_sum(x):
+    return np.sum(np.sin(x) * x + 1.0)
+
+
+def loss(x):
+    return np.sum(np.sin(x) * x**2 + np.exp(-x))
+
+
+def matmul_tanh(x, w):
+    return np.tanh(x @ w)
+
+
+def sum_axis(x):
+    return np.sum(np.exp(x) * x, axis=1)
+
+
+# name -> (function, input shapes for size n); the other dimensions grow with n as well, so
+# no two dimensions coincide and none is 0, 1 or 2.
+CASES = {
+    "elementwise_sum": (elementwise_sum, lambda n: [(n,)]),
+    "grad": (fnad.grad(loss), lambda n: [(n,)]),
+    "matmul_tanh": (matmul_tanh, lambda n: [(n, n // 4 + 1), (n // 4 + 1, n // 4 + 3)]),
+    "sum_axis": (sum_axis, lambda n: [(n, n // 4 + 1)]),
+}
+
+
+def lower(name: str, n: int):
+    f, shapes = CASES[name]
+    return fnad.jit(f).lower(*(np.ones(s) for s in shapes(n)))
+
+
+def sources(n: int) -> dict[str, str]:
+    return {name: lower(name, n).source for name in sorted(CASES)}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_snapshot(name):
+    source = lower(name, SIZES[0]).source
+    path = SNAPSHOTS / f"{name}.py.txt"
+    if UPDATE:
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(source)
+    assert source == path.read_text(), f"run with FNAD_UPDATE_SNAPSHOTS=1 to rewrite {path}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_one_loop_nest_and_comment_per_node(name):
+    lowered = lower(name, SIZES[0])
+    body = lowered.source.split(f"def {lowered.generated.function}(", 1)[1].splitlines()[1:]
+    comments = [line for line in body if line.startswith("    # ")]
+    assert len(comments) == len(lowered.graph.nodes)
+    assert body[0].startswith("    # ")  # every node starts with its comment
+    fused = [node for node in lowered.graph.nodes if node.prim.name == "fused"]
+    assert len([line for line in body if line.startswith("    for ")]) == len(fused)
+    assert fused, "each canonical graph has a fused region"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sizes_are_not_written_into_the_source(name):
+    found = {}
+    for n in SIZES:
+        source = lower(name, n).source
+        dims = {d for shape in CASES[name][1](n) for d in shape}
+        found[n] = source
+        for d in sorted(dims):
+            assert not re.search(rf"\b{d}\b", source), f"size {d} appears in the source"
+    assert found[SIZES[0]] == found[SIZES[1]]
+
+
+def test_keepdims_reduction_source_does_not_depend_on_size():
+    def f(x):
+        return x - np.max(x, axis=1, keepdims=True)
+
+    assert fnad.jit(f).lower(np.ones((16, 5))).source == fnad.jit(f).lower(np.ones((32, 9))).source
+
+
+def test_source_is_byte_identical_across_processes():
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import test_codegen; "
+        f"print(json.dumps(test_codegen.sources({SIZES[0]})))"
+    )
+    env = {**os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**env, "PYTHONHASHSEED": seed},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in ("1", "2")
+    ]
+    outputs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert outputs[0] == outputs[1] == sources(SIZES[0])
