@@ -1,0 +1,399 @@
+"""Benchmarks of fnad side by side with JAX, PyTorch, HIPS autograd and hand-written Numba.
+
+``python bench/benchmarks.py [--only W1,W3] [--quick] [--full]``, single-threaded. A peer that
+fails to import is reported as "not installed". Each workload first checks with assert_allclose
+that every implementation computes fnad's result, then times them round-robin; tables show the
+median per-call time and the median over rounds of (time / fnad time in the same round).
+Workloads and targets are described in docs/performance.md.
+"""
+# ruff: noqa: E402  (the thread settings must precede every import)
+
+import os
+
+THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+os.environ.update(dict.fromkeys(THREADS, "1"))
+os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+import argparse
+import contextlib
+import ctypes
+import glob
+import importlib
+import importlib.metadata
+import inspect
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from functools import partial
+
+import numba
+import numpy as np
+
+import fnad
+
+os.environ["FNAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="fnad-bench-")
+PEERS = dict.fromkeys(("jax", "torch", "autograd", "autograd.numpy"))
+for _name in PEERS:
+    with contextlib.suppress(Exception):
+        PEERS[_name] = importlib.import_module(_name)
+jax, torch, autograd, agnp = PEERS.values()
+jnp = jax and jax.numpy
+if jax:
+    jax.config.update("jax_enable_x64", True)
+if torch:
+    torch.set_num_threads(1)
+SUMMARY: list[tuple[str, float, str, str]] = []
+LR, KEYS = 0.01, ("w1", "b1", "w2", "b2", "w3", "b3")
+
+
+def fmt(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def to_numpy(tree) -> list:
+    """The leaves of a result (dicts in key order) as NumPy arrays."""
+    if isinstance(tree, dict):
+        tree = [tree[k] for k in sorted(tree)]
+    if isinstance(tree, list | tuple):
+        return [a for t in tree for a in to_numpy(t)]
+    return [np.asarray(tree)]
+
+
+def build(title: str, cands: list, rtol: float, atol: float) -> tuple[dict, dict]:
+    """(name, callable or None) -> those that run and agree with the first; notes for others."""
+    print(f"\n{title}")
+    impls, notes, ref = {}, {}, None
+    for name, fn in cands:
+        if fn is None:
+            notes[name] = "not installed"
+            continue
+        try:
+            got = to_numpy(fn())
+            ref = got if ref is None else ref
+            for a, b in zip(got, ref, strict=True):
+                np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+            impls[name] = fn
+        except Exception as exc:  # AssertionError: a result that differs from the first
+            wrong = isinstance(exc, AssertionError)
+            notes[name] = "WRONG RESULT" if wrong else f"failed: {type(exc).__name__}"
+            print(f"  {name}: {type(exc).__name__}: {str(exc).strip()[:500]}")
+    return impls, notes
+
+
+def fnad_jit(label: str, fun, args: tuple) -> tuple:
+    """(label, ``fnad.jit(fun)`` on args); if it fails to compile, say why and run without jit."""
+    try:
+        (jitted := fnad.jit(fun))(*args)
+        return label, lambda: jitted(*args)
+    except Exception as exc:
+        print(f"  fnad.jit FAILED, measuring fnad WITHOUT jit: {type(exc).__name__}: {exc}")
+        return "fnad WITHOUT jit (jit failed)", lambda: fun(*args)
+
+
+def measure(impls: dict, rounds: int, target: float = 0.2) -> dict:
+    """Per-call seconds per round (~target s each); implementations interleaved per round."""
+    numbers, times = {}, {name: [] for name in impls}
+    for name, fn in impls.items():
+        n = 1
+        while (t := timeit.timeit(fn, number=n)) < 0.02:
+            n *= 10
+        numbers[name] = max(1, round(n * target / t))
+    for _ in range(rounds):
+        for name, fn in impls.items():
+            times[name].append(timeit.timeit(fn, number=numbers[name]) / numbers[name])
+    return times
+
+
+def table(times: dict, notes: dict) -> dict:
+    """Print medians and median per-round ratios to the first row; return {name: median}."""
+    ref = np.array(next(iter(times.values())))
+    print(f"  {'implementation':<34}{'median':>10}{'time / fnad':>13}")
+    for name, ts in times.items():
+        print(f"  {name:<34}{fmt(np.median(ts)):>10}{np.median(np.array(ts) / ref):>12.2f}x")
+    for name, note in notes.items():
+        print(f"  {name:<34}{note:>23}")
+    return {name: float(np.median(ts)) for name, ts in times.items()}
+
+
+def target(label: str, times: dict, a: str | None, b: str | None, goal: float, unit="x"):
+    """Record median over rounds of a / b (a: None for the first row; b: None for a alone)."""
+    a = a or next(iter(times), "")
+    if a not in times or (b is not None and b not in times):
+        return SUMMARY.append((label, float("nan"), f"<= {goal:g}{unit}", "n/a"))
+    value = float(np.median(np.array(times[a]) / (np.array(times[b]) if b else 1.0)))
+    SUMMARY.append((label, value, f"<= {goal:g}{unit}", "met" if value <= goal else "MISSED"))
+
+
+def make_f(m):
+    """W1, W2: f(x) = sum(sin(x) * x**2 + exp(-x)) against the namespace ``m``."""
+    return lambda x: m.sum(m.sin(x) * x**2 + m.exp(-x))
+
+
+@numba.njit(nogil=True)
+def numba_grad(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        xi = x[i]
+        out[i] = np.cos(xi) * xi * xi + (xi + xi) * np.sin(xi) - np.exp(-xi)
+    return out
+
+
+def elementwise(args, small: bool) -> None:
+    """W1: float64[16], per-call overhead. W2: float64 and float32 [10_000_000], bandwidth."""
+    x64 = np.random.default_rng(0).uniform(-2.0, 2.0, 16 if small else 10_000_000)
+    for x in [x64] if small else [x64, x64.astype(np.float32)]:
+
+        def torch_grad(x=x):
+            t = torch.from_numpy(x).requires_grad_()
+            return torch.autograd.grad(make_f(torch)(t), t)[0].numpy()
+
+        jg, ag = jax and jax.jit(jax.grad(make_f(jnp))), autograd and autograd.grad(make_f(agnp))
+        cands = [
+            fnad_jit("fnad jit(grad)", fnad.grad(make_f(np)), (x,)),
+            ("JAX jit(grad)", jax and (lambda x=x, jg=jg: np.asarray(jg(x)))),
+            ("torch autograd.grad", torch and torch_grad),
+            ("HIPS autograd.grad", autograd and (lambda x=x, ag=ag: ag(x))),
+            ("numba hand-written loop", lambda x=x: numba_grad(x)),
+        ]
+        title = f"{'W1 small call' if small else 'W2 large elementwise'}: grad of f"
+        tol = 1e-10 if x.dtype == np.float64 else 1e-4
+        impls, notes = build(f"{title}, {x.dtype}[{x.size:_}]", cands, tol, tol)
+        if not small:
+            impls["np.copy (memcpy reference)"] = lambda x=x: np.copy(x)
+        times = measure(impls, 3 if args.quick else 7 if small else 5)
+        table(times, notes)
+        peer, goal = ("JAX jit(grad)", 0.4) if small else ("numba hand-written loop", 1.2)
+        target(f"{title[:2]} fnad / {peer}, {x.dtype}", times, None, peer, goal)
+
+
+def mlp_loss(p, x, y, m=np):
+    h = m.maximum(x @ p["w1"] + p["b1"], 0)
+    h = m.maximum(h @ p["w2"] + p["b2"], 0)
+    z = h @ p["w3"] + p["b3"]
+    zmax = m.max(z, axis=1, keepdims=True)
+    lse = m.log(m.sum(m.exp(z - zmax), axis=1, keepdims=True)) + zmax
+    return -m.sum(y * (z - lse)) / x.shape[0]
+
+
+def mlp_data(batch=256, sizes=(784, 256, 256, 10)):
+    rng, p = np.random.default_rng(0), {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        p[f"w{i}"] = (rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32)
+        p[f"b{i}"] = np.full(b, 0.01, np.float32)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    return p, x, np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], batch)]
+
+
+def mlp_step(p, x, y, value_and_grad=fnad.value_and_grad, m=np):
+    value, g = value_and_grad(lambda p, x, y: mlp_loss(p, x, y, m))(p, x, y)
+    return value, {k: p[k] - LR * g[k] for k in p}
+
+
+# Manual backprop for NumPy or Numba (``kernel``); Numba lacks max(axis=1), hence the sort.
+MANUAL_SRC = """
+@kernel
+def mlp_grads(w1, b1, w2, b2, w3, b3, x, y):
+    a1 = x @ w1 + b1
+    h1 = np.maximum(a1, np.float32(0))
+    a2 = h1 @ w2 + b2
+    h2 = np.maximum(a2, np.float32(0))
+    z = h2 @ w3 + b3
+    zmax = np.sort(z)[:, -1:]
+    e = np.exp(z - zmax)
+    s = e.sum(axis=1).reshape(-1, 1)
+    n = np.float32(x.shape[0])
+    loss = -np.sum(y * (z - zmax - np.log(s))) / n
+    dz = (e / s - y) / n
+    d2 = (dz @ w3.T) * (a2 > 0)
+    d1 = (d2 @ w2.T) * (a1 > 0)
+    return loss, (x.T @ d1, d1.sum(axis=0), h1.T @ d2, d2.sum(axis=0), h2.T @ dz, dz.sum(axis=0))
+"""
+
+
+def manual_step(compiled: bool):
+    """Manual loss and gradients (plain NumPy or Numba-compiled), then the SGD update."""
+    exec(MANUAL_SRC, ns := {"np": np, "kernel": numba.njit if compiled else lambda f: f})
+
+    def step(p, x, y):
+        loss, g = ns["mlp_grads"](*[p[k] for k in KEYS], x, y)
+        return loss, {k: p[k] - LR * d for k, d in zip(KEYS, g)}
+
+    return step
+
+
+def w3(args) -> None:
+    p, x, y = mlp_data()
+    cands = [fnad_jit("fnad jit(step)", mlp_step, (p, x, y))]
+    if jax:
+        jstep = jax.jit(partial(mlp_step, value_and_grad=jax.value_and_grad, m=jnp))
+        jargs = jax.device_put((p, x, y))
+    cands.append(("JAX jit(step)", jax and (lambda: jax.block_until_ready(jstep(*jargs)))))
+    if torch:
+        tp = {k: torch.from_numpy(v).requires_grad_() for k, v in p.items()}
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_step():
+            h = torch.relu(tx @ tp["w1"] + tp["b1"])
+            z = torch.relu(h @ tp["w2"] + tp["b2"]) @ tp["w3"] + tp["b3"]
+            loss = -(ty * torch.log_softmax(z, 1)).sum() / tx.shape[0]
+            grads = torch.autograd.grad(loss, [tp[k] for k in KEYS])
+            with torch.no_grad():
+                return loss.detach(), {k: tp[k] - LR * g for k, g in zip(KEYS, grads)}
+
+    cands.append(("torch autograd.grad", torch and torch_step))
+    cands.append(("numba manual grads + NumPy SGD", partial(manual_step(True), p, x, y)))
+    cands.append(("numpy manual backprop", partial(manual_step(False), p, x, y)))
+    title = "W3 MLP step: float32 784-256-256-10, batch 256, loss + grads + SGD"
+    impls, notes = build(title, cands, 2e-4, 2e-5)
+    times = measure(impls, 3 if args.quick else 7)
+    medians = table(times, notes)
+    if args.child:
+        return print("CHILD_RESULT " + json.dumps(medians))
+    target("W3 fnad / JAX", times, None, "JAX jit(step)", 1.3)
+    cmd = [sys.executable, __file__, "--only", "W3", "--child"] + ["--quick"] * args.quick
+    env = dict(os.environ, OPENBLAS_CORETYPE="SKYLAKEX")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True).stdout
+    if not (lines := [ln for ln in out.splitlines() if ln.startswith("CHILD_RESULT ")]):
+        return print("  OPENBLAS_CORETYPE=SKYLAKEX child process failed:\n" + out[-2000:])
+    skx, here = json.loads(lines[-1].split(" ", 1)[1]), os.environ.get("OPENBLAS_CORETYPE", "unset")
+    print(f"\n  W3 in a second process with OPENBLAS_CORETYPE=SKYLAKEX (this one: {here}):")
+    print(f"  {'implementation':<34}{here:>10}{'SKYLAKEX':>10}{'speed-up':>10}")
+    for name in (n for n in medians if n in skx):
+        speed = f"{medians[name] / skx[name]:.2f}x"
+        print(f"  {name:<34}{fmt(medians[name]):>10}{fmt(skx[name]):>10}{speed:>10}")
+
+
+CHILD = "import sys\nimport time\n{imports}\nimport numpy as np\n\n{defs}\nP, X, Y = mlp_data()\n"
+CHILD += "{setup}\nt0 = time.perf_counter()\n{call}\nprint(time.perf_counter() - t0)\n"
+FNAD_CALL = "fnad.jit(fnad.grad(mlp_loss))(P, X, Y)"
+NUMBA_CALL = f"import mlp_kernel\nmlp_kernel.mlp_grads(*[P[k] for k in {KEYS!r}], X, Y)"
+JAX_CALL = "jax.block_until_ready(jax.jit(jax.grad(partial(mlp_loss, m=jnp)))(P, X, Y))"
+JAX_IMPORTS = "from functools import partial\nimport jax\nimport jax.numpy as jnp"
+JAX_CACHE = "jax.config.update('jax_compilation_cache_dir', {d!r})\njax.config.update("
+JAX_CACHE += "'jax_persistent_cache_min_compile_time_secs', 0)"
+
+
+def run_child(imports: str, call: str, setup: str = "", **env: str) -> float:
+    """W4: seconds from after the imports to the end of ``call`` in a fresh interpreter."""
+    defs = inspect.getsource(mlp_loss) + "\n\n" + inspect.getsource(mlp_data)
+    code = CHILD.format(imports=imports, defs=defs, setup=setup, call=call)
+    env = dict(os.environ, **env)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1])
+    return float(proc.stdout.split()[-1])
+
+
+def w4(args) -> None:
+    print("\nW4 start-up: fresh process, after imports to the end of the first grad(mlp_loss)")
+    rows: dict[str, list[float]] = {} if jax else {"JAX jit(grad)": []}
+    for _ in range(1 if args.quick else 3):
+        fdir, ndir, kdir, mdir, jdir = (tempfile.mkdtemp() for _ in range(5))
+        with open(os.path.join(kdir, "mlp_kernel.py"), "w") as fh:
+            fh.write("import numpy as np\nfrom numba import njit\n\nkernel = njit(cache=True)\n")
+            fh.write(MANUAL_SRC)
+        path, cache = f"sys.path.insert(0, {kdir!r})", JAX_CACHE.format(d=jdir)
+        for kind in ("cold", "warm"):
+            t = run_child("import fnad", FNAD_CALL, FNAD_CACHE_DIR=fdir, NUMBA_CACHE_DIR=ndir)
+            rows.setdefault(f"fnad jit(grad) {kind}", []).append(t)
+        for kind in ("cold", "warm"):
+            t = run_child("", NUMBA_CALL, path, NUMBA_CACHE_DIR=mdir)
+            rows.setdefault(f"numba hand-written, cache=True {kind}", []).append(t)
+        if jax:
+            rows.setdefault("JAX jit(grad) cold", []).append(run_child(JAX_IMPORTS, JAX_CALL))
+            run_child(JAX_IMPORTS, JAX_CALL, cache)  # fills the persistent cache
+            t = run_child(JAX_IMPORTS, JAX_CALL, cache)
+            rows.setdefault("JAX jit(grad) warm (persistent cache)", []).append(t)
+    print(f"  {'implementation':<42}{'median':>10}{'runs':>6}")
+    for name, ts in rows.items():
+        print(f"  {name:<42}{fmt(float(np.median(ts))) if ts else 'not installed':>10}{len(ts):>6}")
+    target("W4 fnad warm start (s)", rows, "fnad jit(grad) warm", None, 0.3, " s")
+    cold = "numba hand-written, cache=True cold"
+    target("W4 fnad cold / numba cold", rows, "fnad jit(grad) cold", cold, 1.0)
+
+
+def make_chain(n: int, m=np):
+    def f(x):
+        for _ in range(n):
+            x = m.sin(x) * 0.9 + x * 0.1
+        return m.sum(x)
+
+    return f
+
+
+def w6(args) -> None:
+    print("\nW6 scaling: N unrolled steps x = sin(x) * 0.9 + x * 0.1, then sum; float64[1000]")
+    head = ("N", "trace+grad+opt", "per N", "fnad 1st call", "JAX 1st call", "nodes in->out")
+    print("  " + "".join(f"{h:>15}" for h in head))
+    x = np.linspace(0.0, 1.0, 1000)
+    for n in (100, 1000, 5000):
+        t0 = time.perf_counter()
+        lowered = fnad.jit(fnad.grad(make_chain(n))).lower(x)
+        lower, first, jfirst = time.perf_counter() - t0, "--full", "-" if jax else "not installed"
+        if n < 5000 or args.full:
+            t0 = time.perf_counter()
+            got = fnad.jit(fnad.grad(make_chain(n)))(x)
+            first = fmt(time.perf_counter() - t0)
+            np.testing.assert_allclose(got, fnad.grad(make_chain(n))(x), rtol=1e-10)
+        if n <= 1000 and jax:
+            t0 = time.perf_counter()
+            ref = np.asarray(jax.jit(jax.grad(make_chain(n, jnp)))(x))
+            jfirst = fmt(time.perf_counter() - t0)
+            np.testing.assert_allclose(got, ref, rtol=1e-10)
+        nodes = f"{len(lowered.traced.nodes)}->{len(lowered.graph.nodes)}"
+        row = (n, fmt(lower), fmt(lower / n), first, jfirst, nodes)
+        print("  " + "".join(f"{c:>15}" for c in row))
+
+
+def machine() -> None:
+    model = "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if "model name" in ln), model)
+    cores = []  # the OpenBLAS kernels NumPy and SciPy (Numba's np.dot) picked, e.g. SkylakeX
+    for path in glob.glob(os.path.join(os.path.dirname(np.__path__[0]), "*.libs", "*openblas*")):
+        lib, sym = ctypes.CDLL(path), "scipy_openblas_get_corename"
+        if fn := getattr(lib, sym + "64_", None) or getattr(lib, sym, None):
+            fn.restype = ctypes.c_char_p
+            cores.append(f"{os.path.basename(os.path.dirname(path))} {fn().decode()}")
+    print(f"machine: {model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+          f"OpenBLAS kernels: {', '.join(cores) or 'unknown'} "
+          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+    mods = dict(fnad=fnad, numpy=np, numba=numba, jax=jax, torch=torch, autograd=autograd)
+    vers = {k: importlib.metadata.version(k) if m else "not installed" for k, m in mods.items()}
+    print(f"versions: python {platform.python_version()}, {', '.join(map(' '.join, vers.items()))}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; single-threaded: {', '.join(THREADS)}=1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="W1,W2,W3,W4,W6", help="comma-separated workloads")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and start-up runs")
+    parser.add_argument("--full", action="store_true", help="also compile the N=5000 chain")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    workloads = {"W1": partial(elementwise, small=True), "W2": partial(elementwise, small=False)}
+    workloads.update(W3=w3, W4=w4, W6=w6)
+    chosen = [w.strip().upper() for w in args.only.split(",") if w.strip()]
+    if unknown := [w for w in chosen if w not in workloads]:
+        parser.error(f"unknown workloads {unknown}; choose from {', '.join(workloads)}")
+    start = time.perf_counter()
+    machine()
+    for name in chosen:
+        workloads[name](args)
+    if not args.child:
+        print("\nSummary vs targets (ratios: fnad time / peer time, median over rounds)")
+        for label, value, goal, verdict in SUMMARY:
+            print(f"  {label:<38}{value:>8.2f}  target {goal:<9}{verdict:>8}")
+        print(f"\ntotal time {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
