@@ -391,7 +391,7 @@ def main() -> None:
     if not args.child:
         print("\nSummary vs targets (ratios: fnad time / peer time, median over rounds)")
         for label, value, goal, verdict in SUMMARY:
-            print(f"  {label:<38}{value:>8.2f}  target {goal:<9}{verdict:>8}")
+            print(f"  {label:<44}{value:>8.2f}  target {goal:<9}{verdict:>8}")
         print(f"\ntotal time {time.perf_counter() - start:.0f} s")
 
 
