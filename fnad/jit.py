@@ -26,11 +26,12 @@ from fnad.core.spec import ArraySpec
 from fnad.core.trace import Tracer, eval_graph, trace_graph
 from fnad.passes import optimize
 from fnad.transforms.common import describe_arg
-from fnad.tree import PyTreeDef, tree_flatten, tree_unflatten
+from fnad.tree import PyTreeDef, tree_flatten, tree_structure, tree_unflatten
 
 log = logging.getLogger("fnad.jit")
 _DISABLED = [False]
 _COMPILABLE = "biufc"
+_LEAF = tree_structure(0)
 
 
 @contextlib.contextmanager
@@ -77,7 +78,7 @@ class Compiled:
         self.consts = tuple(consts)
         self.scalar_outs = tuple((i, s.dtype) for i, s in enumerate(out_specs) if not s.shape)
         self.out_tree = out_tree
-        self.single = out_tree.num_leaves == 1 and repr(out_tree) == "PyTreeDef(*)"
+        self.single = out_tree == _LEAF
 
     def __call__(self, *leaves: Any) -> Any:
         outs = self.fn(*leaves, *self.consts)
@@ -127,17 +128,17 @@ class Jitted:
     def _call(self, args: tuple, kwargs: dict) -> Any:
         if _DISABLED[0]:
             return self.fun(*args, **kwargs)
-        leaves, key, statics = self._signature(args, kwargs)
+        leaves, key = self._signature(args, kwargs)
         if any(isinstance(x, Tracer) for x in leaves):
-            lowered = self._lower(key, args, kwargs, statics, leaves)
+            lowered = self._lower(key, args, kwargs)
             outs = eval_graph(lowered.traced, *leaves)
             return tree_unflatten(lowered.out_tree, outs)
         plan = self._plans.get(key)
         if plan is None:
-            lowered = self._lower(key, args, kwargs, statics, leaves)
-            before = len(cache._MODULES)
+            lowered = self._lower(key, args, kwargs)
+            fresh = not cache.is_loaded(lowered.source)
             plan = lowered.compile()
-            if len(cache._MODULES) != before:
+            if fresh:
                 self.compile_count += 1
                 if os.environ.get("FNAD_LOG_COMPILES"):
                     log.warning("fnad.jit: compiled %s (%s)", self.__name__, self._reason(key))
@@ -154,10 +155,11 @@ class Jitted:
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """Trace and optimize for these arguments; ``.graph``, ``.source``, ``.compile()``."""
-        leaves, key, statics = self._signature(args, kwargs)
-        return self._lower(key, args, kwargs, statics, leaves)
+        _, key = self._signature(args, kwargs)
+        return self._lower(key, args, kwargs)
 
-    def _signature(self, args: tuple, kwargs: dict) -> tuple[list, Any, tuple]:
+    def _signature(self, args: tuple, kwargs: dict) -> tuple[list, Any]:
+        """The flat dynamic leaves and the cache key of this call."""
         statics = []
         static = self._static_positions(len(args))
         for i in static:
@@ -178,7 +180,7 @@ class Jitted:
         dyn_kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
         leaves, tree = tree_flatten((dyn, dyn_kw))
         specs = tuple(self._leaf_spec(x, n) for n, x in enumerate(leaves))
-        return leaves, (tree, specs, tuple(statics), static_kw), (tuple(statics), static_kw)
+        return leaves, (tree, specs, tuple(statics), static_kw)
 
     def _leaf_spec(self, x: Any, n: int) -> tuple:
         if isinstance(x, Tracer):
@@ -200,14 +202,13 @@ class Jitted:
         named = tuple(i for i in self._named_positions if i < nargs)
         return tuple(sorted(set(self.static_argnums) | set(named)))
 
-    def _lower(self, key, args, kwargs, statics, leaves) -> Lowered:
+    def _lower(self, key: Any, args: tuple, kwargs: dict) -> Lowered:
         lowered = self._lowered.get(key)
         if lowered is not None:
             return lowered
         self.trace_count += 1
-        _, specs_key, _, _ = key
+        tree, specs_key, _, _ = key
         specs = [ArraySpec(s, d) for s, d in specs_key]
-        tree = key[0]
         out_tree_box: list[PyTreeDef] = []
 
         def run(*tracers: Any) -> list[Any]:

@@ -60,6 +60,11 @@ def digest(source: str) -> str:
     return hashlib.sha256(f"{environment_key()}\n{source}".encode()).hexdigest()[:32]
 
 
+def is_loaded(source: str) -> bool:
+    """Whether this process already holds the compiled module of ``source``."""
+    return digest(source) in _MODULES
+
+
 def load(source: str, function: str) -> Callable:
     """The compiled ``function`` of ``source``, from memory, disk or a fresh compile."""
     key = digest(source)
