@@ -230,10 +230,6 @@ class Builder:
         inputs = tuple(self.inputs) + tuple(var for var, _ in self.captured.values())
         return Graph(inputs, tuple(self.nodes), outs)
 
-    def captured_values(self) -> list[Any]:
-        """The outer values to pass for the captured inputs of ``finish``'s graph."""
-        return [x for _, x in self.captured.values()]
-
 
 def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     """Apply ``prim``: record it if any argument is traced, else run its NumPy impl."""

@@ -55,8 +55,7 @@ def _diagonal(x: Any, term: str) -> tuple[Any, str]:
         i, j = term.index(c), term.index(c, term.index(c) + 1)
         x = moveaxis(x, (i, j), (-2, -1))
         term = "".join(ch for k, ch in enumerate(term) if k not in (i, j)) + c
-        n = np.shape(x)[-1] if not hasattr(x, "spec") else x.shape[-1]
-        idx = np.arange(n)
+        idx = np.arange(shape_of(x)[-1])
         spec = IndexSpec((slice(None),) * (len(term) - 1) + (("array", 0), ("array", 0)))
         x = gather(x, spec, idx)
     return x, term

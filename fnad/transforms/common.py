@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.graph import Graph, Var
-from fnad.core.spec import ArraySpec, is_float, short_dtype
+from fnad.core.spec import is_float, short_dtype
 from fnad.core.trace import Builder, Tracer, read, to_spec
 from fnad.tree import PyTreeDef, tree_flatten, tree_map, tree_unflatten
 
@@ -113,7 +113,3 @@ def trace_concrete(
         out_leaves, out_tree = tree_flatten(out)
         graph = builder.finish(out_leaves)
     return ConcreteTrace(graph, builder.vals, in_tree, out_tree, len(leaves), aux)
-
-
-def out_spec(x: Any) -> ArraySpec:
-    return to_spec(x, "output")
