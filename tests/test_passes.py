@@ -122,6 +122,22 @@ def test_simplify_collapses_chains_into_one_node():
     assert_same_values(graph, simple)
 
 
+def test_simplify_keeps_reshaped_broadcast_scalars_broadcasts():
+    """The gradient of a mean reshapes a broadcast scalar; it must stay one broadcast."""
+    reshape_p, transpose_p = PRIMITIVES["reshape"], PRIMITIVES["transpose"]
+
+    def f(x):
+        b = np.broadcast_to(np.float64(-0.25), (x.shape[0],)) * 1.0 + 0.0
+        b = bind(reshape_p, np.broadcast_to(b[0:1], (x.shape[0],)), shape=(x.shape[0], 1))
+        c = bind(transpose_p, fnad.numpy.full_like(x, 3.0), perm=(1, 0))
+        return x * b, c
+
+    graph = trace(f, X)
+    simple = dce(run_pass(simplify, graph))
+    assert "reshape" not in prims(simple) and "transpose" not in prims(simple)
+    assert_same_values(graph, simple)
+
+
 def test_simplify_drops_same_dtype_convert():
     convert_p = PRIMITIVES["convert"]
     graph = trace(lambda x: np.sin(bind(convert_p, x, dtype=np.dtype(np.float64))), X)

@@ -1,8 +1,9 @@
 """Algebraic simplification: identities that tracing and differentiation leave behind.
 
 x*1, 1*x, x+0, 0+x, x-0 -> x; neg(neg x) -> x; reshape of reshape, transpose of
-transpose and broadcast of broadcast collapse to one node (or none); converting to the
-same dtype is dropped. "1" and "0" include broadcasts of such scalars.
+transpose and broadcast of broadcast collapse to one node (or none); a reshaped or
+transposed broadcast of a scalar stays a broadcast; converting to the same dtype is
+dropped. "1" and "0" include broadcasts of such scalars.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def _collapse(node: Node, inputs: tuple[Atom, ...], producers) -> Atom | Node | 
     if x.spec == out.spec and node.prim.name != "transpose":
         return x
     inner = producers.get(x)
+    if inner is not None and inner.prim.name == "broadcast_to" and node.prim.name != "broadcast_to":
+        # NOTE: a reshaped or transposed broadcast scalar is a broadcast scalar: keeping it a
+        # broadcast lets fusion read it by index instead of materializing it.
+        source = inner.inputs[0]
+        if source.spec.size == 1 and source.spec.ndim <= out.spec.ndim:
+            return Node(inner.prim, (source,), {"shape": out.spec.shape}, node.outs)
     if inner is None or inner.prim.name != node.prim.name:
         if node.prim.name == "transpose" and node.params["perm"] == tuple(range(x.spec.ndim)):
             return x
