@@ -119,37 +119,47 @@ def _block_first(entries: tuple) -> bool:
 
 
 def _batch_index(index: IndexSpec, arrays, batched, size: int, x_batched: bool):
-    """A batched gather's ``(index, arrays, axis)``: ``axis`` is where the batch lands.
+    """A batched gather's ``(index, arrays, move)``: NumPy's placement of the advanced
+    dimensions can put the batch axis elsewhere; ``move = (start, length, dst)`` names the
+    block of output axes that must move to ``dst`` to give ``(batch, *example_layout)``.
 
     With batched index arrays, each gets its batch axis leftmost of the index broadcast; a
-    batched ``x`` is then indexed along its batch axis by an iota, which keeps the batch
-    axis first. Unbatched index arrays index a batched ``x`` behind a leading ``:``."""
+    batched ``x`` is then indexed along its batch axis by an iota. Unbatched index arrays
+    index a batched ``x`` behind a leading ``:``."""
     from fnad.ops.shape import reshape
 
     rank = max((np.ndim(a) - b for a, b in zip(arrays, batched)), default=0)
+    adv = _advanced(index.entries)
+    # Output axes before the advanced block, when NumPy keeps the block in place.
+    before = 0 if not adv or _block_first(index.entries) else adv[0]
     if not any(batched):
         entries = (slice(None), *index.entries)
-        return IndexSpec(entries), list(arrays), rank if _block_first(entries) else 0
+        return IndexSpec(entries), list(arrays), (rank if _block_first(entries) else 0, 1, 0)
     arrays = [
         reshape(a, (size, *(1,) * (rank + 1 - np.ndim(a)), *np.shape(a)[1:])) if b else a
         for a, b in zip(arrays, batched)
     ]
-    if x_batched:
-        iota = np.arange(size).reshape((size,) + (1,) * rank)
-        entries = (("array", len(arrays)), *index.entries)
-        return IndexSpec(entries), [*arrays, iota], 0
-    if _block_first(index.entries):
-        return index, arrays, 0
-    first = _advanced(index.entries)[0]
-    return index, arrays, sum(not isinstance(e, int) for e in index.entries[:first])
+    if not x_batched:
+        return index, arrays, (before, 1, 0)
+    iota = np.arange(size).reshape((size,) + (1,) * rank)
+    entries = (("array", len(arrays)), *index.entries)
+    return IndexSpec(entries), [*arrays, iota], (1 + rank, before, 1)
+
+
+def _move_block(ndim: int, start: int, length: int, dst: int) -> tuple[int, ...]:
+    """The permutation moving axes ``start:start+length`` to position ``dst``."""
+    block = list(range(start, start + length))
+    rest = [i for i in range(ndim) if i not in block]
+    return tuple(rest[:dst] + block + rest[dst:])
 
 
 def _gather_batch(xs, batched, size, *, index):
-    from fnad.ops.shape import moveaxis
+    from fnad.ops.shape import transpose
 
     x, *arrays = xs
-    index, arrays, axis = _batch_index(index, arrays, batched[1:], size, batched[0])
-    return moveaxis(gather(x, index, *arrays), axis, 0)
+    index, arrays, move = _batch_index(index, arrays, batched[1:], size, batched[0])
+    out = gather(x, index, *arrays)
+    return transpose(out, _move_block(out.ndim, *move))
 
 
 gather_p = register(
@@ -212,11 +222,12 @@ def _index_add_cases(rng):
 
 
 def _index_add_batch(xs, batched, size, *, index):
-    from fnad.ops.shape import batch_all, moveaxis
+    from fnad.ops.shape import batch_all, transpose
 
     x, v = batch_all(xs[:2], batched[:2], size)
-    index, arrays, axis = _batch_index(index, xs[2:], batched[2:], size, True)
-    return index_add(x, moveaxis(v, 0, axis), index, *arrays)
+    index, arrays, move = _batch_index(index, xs[2:], batched[2:], size, True)
+    perm = _move_block(v.ndim, *move)
+    return index_add(x, transpose(v, tuple(np.argsort(perm))), index, *arrays)
 
 
 index_add_p = register(
