@@ -10,9 +10,9 @@ True
 from __future__ import annotations
 
 from fnad.backends import cuda as _backend
-from fnad.backends.cuda import CudaUnavailableError
+from fnad.backends.cuda import CudaUnavailableError, is_device_array
 
-__all__ = ["CudaUnavailableError", "is_available", "simulated", "synchronize"]
+__all__ = ["CudaUnavailableError", "is_available", "is_device_array", "simulated", "synchronize"]
 
 
 def is_available() -> bool:

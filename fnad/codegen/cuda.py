@@ -31,7 +31,10 @@ TILE = {tile}
 # NOTE: names the host function and the kernels use for themselves.
 _RESERVED = {"t", "r", "s", "g", "j", "qt", "qr", "row", "chunk", "blk", "tid", "pool", "rt"}
 # NOTE: the CPU helpers are plain scalar functions; on the GPU they are device functions.
-_HELPERS = HELPERS.replace('@njit(cache=True, inline="always")', "@cuda.jit(device=True)")
+# The simulator runs them as Python on NumPy scalars, where bools do not subtract.
+_HELPERS = HELPERS.replace('@njit(cache=True, inline="always")', "@cuda.jit(device=True)").replace(
+    "(x > 0) - (x < 0)", "int(x > 0) - int(x < 0)"
+)
 
 
 class Kernel:
@@ -43,7 +46,11 @@ class Kernel:
         self.args: list[str] = []
         self.lines: list[str] = []
 
-    def param(self, name: str, host: str) -> str:
+    def param(self, name: str, host: str, ndim: int = -1) -> str:
+        """Take ``host`` as parameter ``name``; a 0-d array is passed as a 1-element view
+        (read and written as ``name[0]``, which the simulator supports too)."""
+        if ndim == 0:
+            host = f"{host}.reshape(1)"
         if name not in self.params:
             self.params.append(name)
             self.args.append(host)

@@ -29,7 +29,7 @@ def _loop(k: Kernel, sizes: list[str], idx: list[str]) -> None:
 
 
 def _at(name: str, idx: list[str]) -> str:
-    return f"{name}[{', '.join(idx) if idx else '()'}]"
+    return f"{name}[{', '.join(idx) if idx else '0'}]"
 
 
 def _reshape(node: Node, em: CudaEmitter) -> None:
@@ -120,7 +120,7 @@ def _gather(node: Node, em: CudaEmitter) -> None:
     out = em.allocate(node.outs[0], shape_text(out_sizes))
     sizes = [k.param(f"n{j}", s) for j, s in enumerate(out_sizes)]
     idx = [f"i{j}" for j in range(len(out_sizes))]
-    xk, yk = k.param("x", src), k.param("y", out)
+    xk, yk = k.param("x", src, x.spec.ndim), k.param("y", out, node.outs[0].spec.ndim)
     _loop(k, sizes, idx)
     k.emit(f"{_at(yk, idx)} = {_at(xk, source)}", 2)
     em.launch(k, f"rt.blocks({out}.size, THREADS)", "THREADS")
@@ -136,7 +136,7 @@ def _index_add(node: Node, em: CudaEmitter) -> None:
     out_sizes, target = _index_walk(node, em, k, src, names)
     sizes = [k.param(f"n{j}", f"{value}.shape[{j}]") for j in range(len(out_sizes))]
     idx = [f"i{j}" for j in range(len(out_sizes))]
-    vk, yk = k.param("v", value), k.param("y", out)
+    vk, yk = k.param("v", value, v.spec.ndim), k.param("y", out, x.spec.ndim)
     _loop(k, sizes, idx)
     if node.params["index"].basic:
         k.emit(f"{_at(yk, target)} += {_at(vk, idx)}", 2)
@@ -154,7 +154,7 @@ def _arg(node: Node, em: CudaEmitter) -> None:
     k = em.kernel()
     sizes = [k.param(f"n{j}", f"{src}.shape[{j}]") for j in kept]
     idx = [f"i{j}" for j in kept]
-    xk, yk = k.param("x", src), k.param("y", out)
+    xk, yk = k.param("x", src), k.param("y", out, node.outs[0].spec.ndim)
     count = k.param("m", f"{src}.shape[{axis}]")
     at = [f"i{j}" if j != axis else "j" for j in range(x.spec.ndim)]
     better = ">" if node.prim.name == "argmax" else "<"

@@ -89,6 +89,7 @@ def _reduction_kernel(region, group, stored, axes, dims, em: CudaEmitter) -> Non
         em.emit(f"{part} = rt.partials(pool, {em.slot()}, {em.name(out)}, {host_kept}, {chunks})")
         parts.append((node, k.param(part, part)))
     nk = " * ".join(sizes[j] for j in kept) or "1"
+    nk = f"({nk})" if len(kept) > 1 else nk
     nr = " * ".join(sizes[j] for j in axes)
     accs = {n.outs[0]: f"acc_{em.name(n.outs[0])}" for n in group}
     body = _needed(region, stored + list(accs))
@@ -163,9 +164,8 @@ def read(atom: Atom, local: dict, idx: list[str], k: Kernel, em: CudaEmitter) ->
         return local[atom]
     if isinstance(atom, Literal) and atom.value.size == 1:
         return scalar_literal(atom.value.reshape(()))
-    name = em.atom(atom)
-    k.param(name, name)
-    return f"{name}[{', '.join(idx) if atom.spec.ndim else '()'}]"
+    name = k.param(em.atom(atom), em.atom(atom), atom.spec.ndim)
+    return f"{name}[{', '.join(idx) if atom.spec.ndim else '0'}]"
 
 
 def _broadcast(node: Node, local: dict, idx: list[str], k: Kernel, em: CudaEmitter) -> str:
@@ -198,5 +198,5 @@ def _body(k: Kernel, nodes, stored, idx, em: CudaEmitter, depth: int, accs=None)
         k.emit(f"{target} = {expr}", depth)
         local[out] = target
         if out in stored:
-            name = k.param(em.name(out), em.name(out))
-            k.emit(f"{name}[{', '.join(idx) if idx else '()'}] = {target}", depth)
+            name = k.param(em.name(out), em.name(out), out.spec.ndim)
+            k.emit(f"{name}[{', '.join(idx) if idx else '0'}] = {target}", depth)
