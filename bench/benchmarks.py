@@ -384,7 +384,7 @@ def main() -> None:
     args = parser.parse_args()
     workloads = {"W1": partial(elementwise, small=True), "W2": partial(elementwise, small=False)}
     workloads.update(W3=w3, W4=w4, W6=w6)
-    workloads["GPU"] = lambda args: gpu_bench.run(args.quick, mlp_step, mlp_data, mlp_loss)
+    workloads["GPU"] = lambda args: gpu_bench.run(args.quick, mlp_step, mlp_data)
     chosen = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     if unknown := [w for w in chosen if w not in workloads]:
         parser.error(f"unknown workloads {unknown}; choose from {', '.join(workloads)}")

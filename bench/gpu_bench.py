@@ -90,7 +90,7 @@ def w2_gpu(rounds: int) -> None:
     print(f"  W2 GPU: {t_copy / t_grad:.0%} of copy bandwidth (target 70%)")
 
 
-def w3_gpu(rounds: int, mlp_step: Callable, mlp_data: Callable, mlp_loss: Callable) -> None:
+def w3_gpu(rounds: int, mlp_step: Callable, mlp_data: Callable) -> None:
     cuda = fnad.backends.cuda.cuda()
     p, x, y = mlp_data(batch=4096)
     step = fnad.jit(mlp_step, device="cuda")
@@ -137,12 +137,12 @@ def overhead_gpu(rounds: int) -> None:
         print(f"  JAX small grad call   {t_jax * 1e6:8.1f} us  (fnad / JAX {t_fnad / t_jax:.1f})")
 
 
-def run(quick: bool, mlp_step: Callable, mlp_data: Callable, mlp_loss: Callable) -> None:
+def run(quick: bool, mlp_step: Callable, mlp_data: Callable) -> None:
     print("\nGPU workloads")
     if not fnad.cuda.is_available() or fnad.cuda.simulated():
         print("  no GPU: skipped (fnad.cuda.is_available() is False or the simulator is on)")
         return
     rounds = 3 if quick else 10
     w2_gpu(rounds)
-    w3_gpu(rounds, mlp_step, mlp_data, mlp_loss)
+    w3_gpu(rounds, mlp_step, mlp_data)
     overhead_gpu(rounds)

@@ -196,8 +196,10 @@ class Jitted:
         return leaves, (tree, specs, tuple(statics), static_kw)
 
     def _leaf_spec(self, x: Any, n: int) -> tuple:
-        if isinstance(x, Tracer) or _on_device(x):
-            return (tuple(x.shape), np.dtype(x.dtype))
+        if isinstance(x, Tracer):
+            return (x.shape, x.dtype)
+        if _on_device(x):
+            return _device_spec(x)
         try:
             arr = x if isinstance(x, np.ndarray) else np.asarray(x)
         except Exception:
@@ -276,6 +278,14 @@ class Jitted:
 def _on_device(x: Any) -> bool:
     """A GPU array (``__cuda_array_interface__``, or the CUDA simulator's arrays)."""
     return hasattr(x, "__cuda_array_interface__") or type(x).__name__ == "FakeCUDAArray"
+
+
+def _device_spec(x: Any) -> tuple:
+    """(shape, dtype) of a device array, from its interface (PyTorch dtypes are not NumPy's)."""
+    interface = getattr(x, "__cuda_array_interface__", None)
+    if interface is None:
+        return (tuple(x.shape), np.dtype(x.dtype))
+    return (tuple(interface["shape"]), np.dtype(interface["typestr"]))
 
 
 def _positional_names(fun: Callable) -> list[str]:
