@@ -35,6 +35,9 @@ import numpy as np
 
 import fnad
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpu_bench
+
 os.environ["FNAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="fnad-bench-")
 PEERS = dict.fromkeys(("jax", "torch", "autograd", "autograd.numpy"))
 for _name in PEERS:
@@ -485,13 +488,15 @@ def machine() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7", help="comma-separated workloads")
+    default = "W1,W2,W3,W4,W5,W6,W7,GPU"
+    parser.add_argument("--only", default=default, help="comma-separated workloads")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and start-up runs")
     parser.add_argument("--full", action="store_true", help="also compile the N=5000 chain")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     workloads = {"W1": partial(elementwise, small=True), "W2": partial(elementwise, small=False)}
     workloads.update(W3=w3, W4=w4, W5=w5, W6=w6, W7=w7)
+    workloads["GPU"] = lambda args: gpu_bench.run(args.quick, mlp_step, mlp_data)
     chosen = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     if unknown := [w for w in chosen if w not in workloads]:
         parser.error(f"unknown workloads {unknown}; choose from {', '.join(workloads)}")

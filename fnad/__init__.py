@@ -5,12 +5,13 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import cuda, numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
+from fnad.device import default_device, device_get, device_put
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
@@ -40,6 +41,10 @@ __all__ = [
     "Primitive",
     "UnsupportedError",
     "Var",
+    "cuda",
+    "default_device",
+    "device_get",
+    "device_put",
     "disable_jit",
     "elementwise_grad",
     "eval_graph",
