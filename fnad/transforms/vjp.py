@@ -14,7 +14,7 @@ import numpy as np
 
 from fnad.core.graph import Graph, Node, Var
 from fnad.core.spec import is_float
-from fnad.core.trace import eval_env, read, to_spec, trace_graph
+from fnad.core.trace import eval_env, read, to_spec, trace_graph, var_hint
 from fnad.transforms.common import (
     check_differentiable,
     normalize_argnums,
@@ -22,6 +22,9 @@ from fnad.transforms.common import (
     trace_concrete,
 )
 from fnad.tree import tree_flatten, tree_unflatten
+
+#: The hint of variables recorded by the backward pass (``fnad.viz`` draws them apart).
+BACKWARD_HINT = "ct"
 
 
 def active_vars(graph: Graph, wrt: Sequence[bool]) -> set[Var]:
@@ -62,14 +65,15 @@ def backward_pass(
     for out, ct in zip(graph.outputs, cts):
         if isinstance(out, Var):
             accumulate(out, ct, None)
-    for node in reversed(graph.nodes):
-        cts_out = [ct_env.pop(v, None) for v in node.outs]
-        if all(ct is None for ct in cts_out):
-            continue
-        xs = [read(env, a) for a in node.inputs]
-        for a, ct in zip(node.inputs, call_vjp(node, cts_out, xs, env)):
-            if isinstance(a, Var):
-                accumulate(a, ct, node)
+    with var_hint(BACKWARD_HINT):
+        for node in reversed(graph.nodes):
+            cts_out = [ct_env.pop(v, None) for v in node.outs]
+            if all(ct is None for ct in cts_out):
+                continue
+            xs = [read(env, a) for a in node.inputs]
+            for a, ct in zip(node.inputs, call_vjp(node, cts_out, xs, env)):
+                if isinstance(a, Var):
+                    accumulate(a, ct, node)
     return [ct_env.get(v) for v in graph.inputs]
 
 
@@ -175,7 +179,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         spec = _grad_output(trace, "grad")
         # NOTE: under an enclosing trace the seed must be traced too, or rules would fold
         # it into constants as large as the arrays it is broadcast to.
-        ct = np.ones_like(trace.out_values[0], dtype=spec.dtype)
+        with var_hint(BACKWARD_HINT):
+            ct = np.ones_like(trace.out_values[0], dtype=spec.dtype)
         grads = backward_pass(trace.graph, trace.env, [ct], trace.wrt())
         per_arg = tree_unflatten(trace.in_tree, [to_user(g) for g in trace.zeros(grads)])
         g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
