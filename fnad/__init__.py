@@ -5,15 +5,17 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import numpy, ops, tree, viz  # noqa: F401  (numpy installs the tracer protocols)
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
+from fnad.export import export
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
+from fnad.serialize import GraphFormatError
 from fnad.transforms.jvp import jvp, jvp_graph
 from fnad.transforms.vjp import grad, value_and_grad, vjp, vjp_graph
 
@@ -25,6 +27,7 @@ __all__ = [
     "ConcretizationError",
     "Graph",
     "GraphError",
+    "GraphFormatError",
     "LeakedTracerError",
     "Literal",
     "Node",
@@ -33,6 +36,7 @@ __all__ = [
     "Var",
     "disable_jit",
     "eval_graph",
+    "export",
     "grad",
     "jit",
     "jvp",
@@ -41,6 +45,7 @@ __all__ = [
     "numpy",
     "tree",
     "value_and_grad",
+    "viz",
     "verify",
     "vjp",
     "vjp_graph",
