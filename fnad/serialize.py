@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,7 @@ def decode_array(obj: Any, where: str) -> np.ndarray:
         raw = base64.b64decode(_str(obj["data"], where), validate=True)
     except (binascii.Error, ValueError):
         raise GraphFormatError(f"{where}: array data is not valid base64") from None
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # Python ints: a forged huge shape cannot overflow
     if len(raw) != count * dtype.itemsize:
         raise GraphFormatError(
             f"{where}: {len(raw)} bytes of data for a {dtype.name} array of shape "
