@@ -16,8 +16,17 @@ from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
 from fnad.serialize import GraphFormatError
+from fnad.transforms.jacobian import (
+    elementwise_grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    linearize,
+)
 from fnad.transforms.jvp import jvp, jvp_graph
 from fnad.transforms.vjp import grad, value_and_grad, vjp, vjp_graph
+from fnad.transforms.vmap import vmap
 
 __version__ = "0.1.0"
 
@@ -35,12 +44,18 @@ __all__ = [
     "UnsupportedError",
     "Var",
     "disable_jit",
+    "elementwise_grad",
     "eval_graph",
     "export",
     "grad",
+    "hessian",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
     "jit",
     "jvp",
     "jvp_graph",
+    "linearize",
     "make_graph",
     "numpy",
     "tree",
@@ -49,4 +64,5 @@ __all__ = [
     "verify",
     "vjp",
     "vjp_graph",
+    "vmap",
 ]
