@@ -8,7 +8,7 @@ the same names as the printed graph (``str(graph)``). Colours tell the parts apa
   The backward pass records its variables with the hint ``"ct"`` (see
   ``fnad.transforms.vjp.BACKWARD_HINT``), which survives optimization and graph files, so
   the picture knows which nodes the reverse walk made rather than guessing from the shape
-  of the graph;
+  of the graph (transforms that re-trace a finished graph, such as ``vmap``, drop it);
 * a fused region (``fused`` nodes after ``fnad.passes.optimize``) is a dashed cluster
   holding its sub-graph.
 
