@@ -5,16 +5,18 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import cuda, numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import cuda, numpy, ops, tree, viz  # noqa: F401  (numpy installs the tracer protocols)
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
 from fnad.device import default_device, device_get, device_put
+from fnad.export import export
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
+from fnad.serialize import GraphFormatError
 from fnad.transforms.jacobian import (
     elementwise_grad,
     hessian,
@@ -35,6 +37,7 @@ __all__ = [
     "ConcretizationError",
     "Graph",
     "GraphError",
+    "GraphFormatError",
     "LeakedTracerError",
     "Literal",
     "Node",
@@ -48,6 +51,7 @@ __all__ = [
     "disable_jit",
     "elementwise_grad",
     "eval_graph",
+    "export",
     "grad",
     "hessian",
     "jacfwd",
@@ -61,6 +65,7 @@ __all__ = [
     "numpy",
     "tree",
     "value_and_grad",
+    "viz",
     "verify",
     "vjp",
     "vjp_graph",
