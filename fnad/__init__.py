@@ -6,6 +6,7 @@ Numba). See README.md and docs/.
 """
 
 from fnad import cuda, numpy, ops, tree, viz  # noqa: F401  (numpy installs the tracer protocols)
+from fnad.control import cond, fori_loop, scan, switch, while_loop
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
@@ -44,6 +45,7 @@ __all__ = [
     "Primitive",
     "UnsupportedError",
     "Var",
+    "cond",
     "cuda",
     "default_device",
     "device_get",
@@ -52,6 +54,7 @@ __all__ = [
     "elementwise_grad",
     "eval_graph",
     "export",
+    "fori_loop",
     "grad",
     "hessian",
     "jacfwd",
@@ -63,6 +66,8 @@ __all__ = [
     "linearize",
     "make_graph",
     "numpy",
+    "scan",
+    "switch",
     "tree",
     "value_and_grad",
     "viz",
@@ -70,4 +75,5 @@ __all__ = [
     "vjp",
     "vjp_graph",
     "vmap",
+    "while_loop",
 ]
