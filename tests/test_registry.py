@@ -145,7 +145,10 @@ def test_vjp_matches_jvp(prim, args, params):
     np.testing.assert_allclose(lhs, rhs, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("prim,args,params", DIFF_CASES)
+SECOND_ORDER_CASES = [c for c in DIFF_CASES if c.values[0].tags.get("max_reverse_order") != 1]
+
+
+@pytest.mark.parametrize("prim,args,params", SECOND_ORDER_CASES)
 def test_second_order(prim, args, params):
     f, xs = _fn(prim, args, params)
     w = _directions([f(*xs)], 5)[0]
