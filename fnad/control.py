@@ -103,7 +103,7 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any, fname: str 
             )
     graphs, consts = _close(traced, fname)
     index = index if isinstance(index, Tracer) else np.asarray(index)
-    if np.shape(index) != () or np.result_type(index).kind not in "iub":
+    if to_spec(index, f"{fname} index").shape != () or index.dtype.kind not in "iub":
         raise TypeError(f"fnad.{fname}: the index must be a scalar integer, got {index!r}")
     outs = bind(cond_p, convert(index, np.int32), *consts, *leaves, branches=tuple(graphs))
     return tree_unflatten(traced[0][2], list(outs))
