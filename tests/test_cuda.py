@@ -35,6 +35,7 @@ if "numba.cuda" not in sys.modules and not _gpu_present():
 from test_jit import CASES  # noqa: E402
 
 import fnad  # noqa: E402
+from fnad.codegen.control import CONTROL  # noqa: E402
 from fnad.core.trace import bind  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -66,8 +67,9 @@ def _together(cases):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_every_primitive_on_cuda_equals_interpreter(dtype):
     """Every registry case the CPU backend compiles, in one CUDA module (float64), and the
-    elementwise ones again in float32."""
-    cases = CASES if dtype == np.float64 else [c for c in CASES if c[0].elementwise]
+    elementwise ones again in float32. Control flow (loops on the host) is not on CUDA yet."""
+    cases = [c for c in CASES if c[0].name not in CONTROL]
+    cases = cases if dtype == np.float64 else [c for c in cases if c[0].elementwise]
     cases = [
         (p, tuple(a.astype(dtype) if a.dtype == np.float64 else a for a in args), k)
         for p, args, k in cases
