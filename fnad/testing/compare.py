@@ -63,6 +63,16 @@ def _tolerance(outs: Sequence[Any], rtol: float | None, atol: float | None):
     return d_rtol if rtol is None else rtol, d_atol if atol is None else atol
 
 
+def _named(f: Callable) -> Callable:
+    """A plain function calling ``f``, for callables without a ``__name__`` (jit needs one)."""
+
+    def call(*args: Any) -> Any:
+        return f(*args)
+
+    call.__name__ = call.__qualname__ = type(f).__name__
+    return call
+
+
 def check_backends(
     f: Callable, args: Sequence[Any], rtol: float | None = None, atol: float | None = None
 ) -> Any:
@@ -83,7 +93,7 @@ def check_backends(
             f"{type(args).__name__}; write check_backends(f, (x,)) for one argument"
         )
     args = tuple(args)
-    jitted = jit(f)
+    jitted = jit(f if hasattr(f, "__name__") else _named(f))
     lowered = jitted.lower(*args)
     leaves = [np.asarray(x) for x in tree_leaves(list(args))]
     reference = tree_unflatten(lowered.out_tree, eval_graph(lowered.traced, *leaves))
