@@ -5,7 +5,7 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import numpy, ops, testing, tree  # noqa: F401  (numpy installs the tracer protocols)
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
@@ -39,6 +39,7 @@ __all__ = [
     "jvp_graph",
     "make_graph",
     "numpy",
+    "testing",
     "tree",
     "value_and_grad",
     "verify",
