@@ -30,8 +30,8 @@ from fnad.tree import tree_flatten, tree_leaves, tree_unflatten
 
 MODES = ("fwd", "rev")
 _KINK_HINT = (
-    "  (finite differences are meaningless where f is not differentiable, e.g. at a kink of "
-    "abs or a tie of max: if so, move the inputs or pass eps/rtol/atol)"
+    "  (finite differences are meaningless where f is not differentiable, e.g. at a jump of "
+    "floor or within eps of a kink: if so, move the inputs or pass eps/rtol/atol)"
 )
 
 
