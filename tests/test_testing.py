@@ -128,6 +128,16 @@ def test_names_the_leaf_of_a_pytree_argument(monkeypatch):
         check_grads(f, (Params(np.ones(3), np.ones(3)), np.arange(3.0)), modes=("rev",))
 
 
+def test_names_the_output_leaf(monkeypatch):
+    monkeypatch.setattr(PRIMITIVES["sin"], "jvp", _wrong_sin_jvp)
+
+    def f(x):
+        return {"ok": x * 2.0, "bad": [x, np.sin(x)]}
+
+    with pytest.raises(AssertionError, match=r"worst element: output \['bad'\]\[1\] at index"):
+        check_grads(f, (ARGS[1],), modes="fwd")
+
+
 def test_catches_a_wrong_second_derivative_at_order_2(monkeypatch):
     # sin's own rules are right; the VJP of cos, reached only by differentiating sin's
     # derivative, is wrong.

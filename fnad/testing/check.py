@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.testing.paths import describe_leaves
+from fnad.testing.paths import describe_leaves, leaf_paths
 from fnad.transforms.jvp import jvp
 from fnad.transforms.vjp import vjp
 from fnad.tree import tree_flatten, tree_leaves, tree_unflatten
@@ -103,13 +103,14 @@ class Verdict:
     lines: list[str]
 
 
-def compare_arrays(expected, got, rtol: float, atol: float) -> Verdict | None:
+def compare_arrays(expected, got, rtol: float, atol: float, names=None) -> Verdict | None:
     """Element by element over a list of output arrays; None when all are within tolerance."""
+    names = names or [f"output {k}" for k in range(len(expected))]
     worst: tuple[float, float, int, tuple] | None = None
     for k, (e, g) in enumerate(zip(expected, got)):
         e, g = np.asarray(e, np.float64), np.asarray(g, np.float64)
         if e.shape != g.shape:
-            return Verdict(np.inf, [f"  output {k}: expected shape {e.shape}, got {g.shape}"])
+            return Verdict(np.inf, [f"  {names[k]}: expected shape {e.shape}, got {g.shape}"])
         err = np.abs(g - e)
         ratio = np.where(np.isfinite(err), err / (atol + rtol * np.abs(e)), np.inf)
         if ratio.size and (worst is None or ratio.max() > worst[0]):
@@ -122,9 +123,9 @@ def compare_arrays(expected, got, rtol: float, atol: float) -> Verdict | None:
     return Verdict(
         rel,
         [
-            f"  expected (output {k}): {_show(e)}",
-            f"  got      (output {k}): {_show(g)}",
-            f"  worst element: output {k} at index {tuple(int(i) for i in at)}: "
+            f"  expected ({names[k]}): {_show(e)}",
+            f"  got      ({names[k]}): {_show(g)}",
+            f"  worst element: {names[k]} at index {tuple(int(i) for i in at)}: "
             f"expected {e[at]:.8g}, got {g[at]:.8g}",
         ],
     )
@@ -164,18 +165,21 @@ class _Checker:
             for h, l in zip(hi, lo)
         ]
 
-    def run(self, fn: Callable, order: int, path: tuple[str, ...]) -> None:
+    def run(self, fn: Callable, order: int, path: tuple[str, ...], outs: list[str]) -> None:
+        """Check ``fn`` (whose outputs are called ``outs``), then its derivative functions."""
         out = [np.asarray(o) for o in fn(*self.xs)]
         vs, us = self.directions(self.xs), self.directions(out)
         if out:
-            self.check_level(fn, path, vs, us)
+            self.check_level(fn, path, vs, us, outs)
         if order > 1 and out:
             if "fwd" in self.modes:
-                self.run(lambda *xs: list(jvp(fn, xs, vs)[1]), order - 1, (*path, "fwd"))
+                tangents = [f"tangent of {name}" for name in outs]
+                self.run(lambda *xs: list(jvp(fn, xs, vs)[1]), order - 1, (*path, "fwd"), tangents)
             if "rev" in self.modes:
-                self.run(lambda *xs: list(vjp(fn, *xs)[1](us)), order - 1, (*path, "rev"))
+                cts = [f"cotangent of {name}" for name in self.names]
+                self.run(lambda *xs: list(vjp(fn, *xs)[1](us)), order - 1, (*path, "rev"), cts)
 
-    def check_level(self, fn: Callable, path: tuple[str, ...], vs: list, us: list) -> None:
+    def check_level(self, fn: Callable, path: tuple[str, ...], vs: list, us: list, outs) -> None:
         tol, cache = self.tol, {}
 
         def fd(i):
@@ -189,7 +193,7 @@ class _Checker:
             return cache["jvp", i]
 
         def fwd(i):
-            return compare_arrays(fd(i), tangent(i), tol.rtol, tol.atol)
+            return compare_arrays(fd(i), tangent(i), tol.rtol, tol.atol, outs)
 
         cts = list(vjp(fn, *self.xs)[1](us)) if "rev" in self.modes else []
 
@@ -311,8 +315,10 @@ def check_grads(
             "fnad.testing.check_grads: f has no floating-point input to differentiate; got "
             f"leaves of dtypes {[str(np.asarray(x).dtype) for x in leaves]}"
         )
-    out_leaves = tree_leaves(f(*args))
+    out = f(*args)
+    out_leaves = tree_leaves(out)
     out_float = [k for k, o in enumerate(out_leaves) if _is_float(o)]
+    out_names = [f"output {path}" if path else "output" for path in leaf_paths(out)]
 
     def flat(*xs: Any) -> list[Any]:
         full = list(leaves)
@@ -326,4 +332,5 @@ def check_grads(
     ]
     tol = default_tolerance(dtypes, eps, rtol, atol)
     xs = [leaves[k] for k in positions]
-    _Checker(xs, [names[k] for k in positions], tol, modes, seed).run(flat, order, ())
+    checker = _Checker(xs, [names[k] for k in positions], tol, modes, seed)
+    checker.run(flat, order, (), [out_names[k] for k in out_float])
