@@ -177,6 +177,7 @@ def test_failure_is_deterministic(monkeypatch):
         ((np.ones(3),), {"order": 0}, ValueError, "order must be an int >= 1"),
         ((np.ones(3),), {"modes": ("fwd", "backward")}, ValueError, "modes must be"),
         ((np.arange(3),), {}, TypeError, "no floating-point input"),
+        ((np.ones(2) * 1j,), {}, TypeError, r"argument 0 \('x'\) is complex"),
     ],
 )
 def test_bad_input_errors(args, kwargs, error, match):

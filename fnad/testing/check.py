@@ -309,6 +309,12 @@ def check_grads(
     leaves, in_tree = tree_flatten(args)
     leaves = [x if hasattr(x, "dtype") else np.asarray(x) for x in leaves]
     names = describe_leaves(f, args)
+    for name, x in zip(names, leaves):
+        if np.iscomplexobj(x):
+            raise TypeError(
+                f"fnad.testing.check_grads: {name} is complex ({np.asarray(x).dtype}); "
+                "check_grads differentiates real floating-point inputs only"
+            )
     positions = [k for k, x in enumerate(leaves) if _is_float(x)]
     if not positions:
         raise TypeError(
