@@ -263,8 +263,19 @@ def _broadcast_to(values, i, smooth):
     shape = values[i].shape
     options = [(2, *shape)] if len(shape) < 3 else []
     options += [shape[:a] + (3,) + shape[a + 1 :] for a, d in enumerate(shape) if d == 1]
-    for new in options:
+    # The shapes of other values it broadcasts to, so that it can meet them.
+    options += [y.shape for y in values if _broadcasts(shape, y.shape)]
+    for new in dict.fromkeys(options):
         yield Step("broadcast_to", (i,), (("shape", new),))
+
+
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    lead = len(target) - len(shape)
+    return (
+        shape != target
+        and lead >= 0
+        and all(d in (1, target[lead + a]) for a, d in enumerate(shape))
+    )
 
 
 def _concatenate(values, i, smooth):

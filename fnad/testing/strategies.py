@@ -112,7 +112,8 @@ def programs(
 ) -> Program:
     """Random :class:`~fnad.testing.programs.Program` s with their inputs.
 
-    Each step applies one primitive to the previous value (and possibly earlier ones),
+    Inputs have the drawn ``shape`` or, after the first, a suffix of it (a broadcasting
+    operand). Each step applies one primitive to the previous value (and possibly earlier ones),
     chosen among the steps valid for the values drawn so far. ``smooth=True`` (the default)
     keeps kinked primitives away from their kinks, so the program is differentiable at its
     inputs; ``ops`` restricts the primitives (names from ``fnad.testing.programs.OPS``).
@@ -122,7 +123,9 @@ def programs(
     shape = shapes(max_dims=2, max_side=3) if shape is None else shape
     shape = draw(shape) if isinstance(shape, st.SearchStrategy) else shape
     n_inputs = draw(st.integers(1, max_inputs))
-    args = tuple(draw(arrays(shape, dtype)) for _ in range(n_inputs))
+    # Inputs after the first may drop leading axes, as broadcasting operands do.
+    suffixes = [0] + [draw(st.integers(0, len(shape))) for _ in range(n_inputs - 1)]
+    args = tuple(draw(arrays(shape[k:], dtype)) for k in suffixes)
     values, steps = list(args), []
     # NOTE: a "stop here?" draw before each further step lets hypothesis shrink by dropping
     # steps; choices index lists ordered simplest first, so steps shrink towards add/mul.
