@@ -199,11 +199,11 @@ class _Checker:
 
         def rev(i):
             (e, scale), (g, _) = _inner(us, fd(i)), _inner(cts, self.only(vs, i))
-            return self.scalar_verdict(e, g, scale, tol.rtol, tol.atol, "<u, J v>", "fd")
+            return self.scalar_verdict(e, g, scale, tol.rtol, tol.atol, "fd")
 
         def dot(i):
             (e, scale), (g, _) = _inner(us, tangent(i)), _inner(cts, self.only(vs, i))
-            return self.scalar_verdict(e, g, scale, tol.dot_rtol, tol.dot_atol, "<u, J v>", "jvp")
+            return self.scalar_verdict(e, g, scale, tol.dot_rtol, tol.dot_atol, "jvp")
 
         if "fwd" in self.modes:
             self.verify(fwd, "fwd", path, vs, None, tol.rtol, tol.atol)
@@ -212,12 +212,12 @@ class _Checker:
         if "fwd" in self.modes and "rev" in self.modes:
             self.verify(dot, "dot", path, vs, us, tol.dot_rtol, tol.dot_atol)
 
-    def scalar_verdict(self, e, g, scale, rtol, atol, lhs, source) -> Verdict | None:
+    def scalar_verdict(self, e, g, scale, rtol, atol, source) -> Verdict | None:
         verdict = compare_scalars(e, g, scale, rtol, atol)
         if verdict is not None:
             how = "central differences" if source == "fd" else "fnad.jvp"
             verdict.lines = [
-                f"  expected {lhs} by {how}: {e:.10g}",
+                f"  expected <u, J v> by {how}: {e:.10g}",
                 f"  got      <J^T u, v> by fnad.vjp: {g:.10g}",
             ]
         return verdict
