@@ -5,7 +5,7 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import cuda, numpy, ops, tree, viz  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import cuda, numpy, ops, testing, tree, viz  # noqa: F401  (numpy installs the tracer protocols)
 from fnad.control import cond, fori_loop, scan, switch, while_loop
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
@@ -68,6 +68,7 @@ __all__ = [
     "numpy",
     "scan",
     "switch",
+    "testing",
     "tree",
     "value_and_grad",
     "viz",
