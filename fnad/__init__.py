@@ -5,7 +5,7 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import nn, numpy, ops, optim, tree  # noqa: F401  (numpy installs tracer protocols)
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
@@ -38,7 +38,9 @@ __all__ = [
     "jvp",
     "jvp_graph",
     "make_graph",
+    "nn",
     "numpy",
+    "optim",
     "tree",
     "value_and_grad",
     "verify",
