@@ -67,7 +67,8 @@ def _zeros(params: Any) -> Any:
 
 def _cast(value: Any, like: Any) -> Any:
     """A 0-d schedule value in ``like``'s dtype, so float32 parameters stay float32."""
-    return value if isinstance(value, int | float) else fnp.astype(value, like.dtype)
+    # NOTE: np.float64 subclasses float but is not weakly typed under NEP 50: cast it too.
+    return value if type(value) in (int, float) else fnp.astype(value, like.dtype)
 
 
 def sgd(learning_rate: Any) -> Optimizer:
