@@ -14,8 +14,17 @@ from fnad.core.verify import GraphError, verify
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
+from fnad.transforms.jacobian import (
+    elementwise_grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    linearize,
+)
 from fnad.transforms.jvp import jvp, jvp_graph
 from fnad.transforms.vjp import grad, value_and_grad, vjp, vjp_graph
+from fnad.transforms.vmap import vmap
 
 __version__ = "0.1.0"
 
@@ -32,11 +41,17 @@ __all__ = [
     "UnsupportedError",
     "Var",
     "disable_jit",
+    "elementwise_grad",
     "eval_graph",
     "grad",
+    "hessian",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
     "jit",
     "jvp",
     "jvp_graph",
+    "linearize",
     "make_graph",
     "nn",
     "numpy",
@@ -46,4 +61,5 @@ __all__ = [
     "verify",
     "vjp",
     "vjp_graph",
+    "vmap",
 ]

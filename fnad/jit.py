@@ -71,7 +71,7 @@ class Lowered:
 class Compiled:
     """The compiled function of one signature: takes the flat array leaves."""
 
-    __slots__ = ("fn", "consts", "scalar_outs", "out_tree", "single")
+    __slots__ = ("fn", "consts", "scalar_outs", "out_tree", "single", "scalar_dtype")
 
     def __init__(self, fn: Callable, consts, out_specs: Sequence[ArraySpec], out_tree) -> None:
         self.fn = fn
@@ -79,14 +79,32 @@ class Compiled:
         self.scalar_outs = tuple((i, s.dtype) for i, s in enumerate(out_specs) if not s.shape)
         self.out_tree = out_tree
         self.single = out_tree == _LEAF
+        #: The dtype of the one output when it is a scalar (a 0-d array for the caller).
+        self.scalar_dtype = out_specs[0].dtype if self.single and not out_specs[0].shape else None
 
     def __call__(self, *leaves: Any) -> Any:
         outs = self.fn(*leaves, *self.consts)
+        if self.scalar_dtype is not None:
+            return np.array(outs[0], self.scalar_dtype)
         if self.scalar_outs:
             outs = list(outs)
             for i, dtype in self.scalar_outs:
                 outs[i] = np.asarray(outs[i], dtype)
         return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
+
+
+_FLOAT_KEY = ((), np.dtype(np.float64), float)
+
+
+def _fast_key(args: tuple) -> tuple:
+    return tuple([_FLOAT_KEY if type(a) is float else (a.shape, a.dtype, type(a)) for a in args])
+
+
+def _converting(plan: Compiled) -> Callable:
+    def call(*args: Any) -> Any:
+        return plan(*[np.asarray(a) if type(a) is float else a for a in args])
+
+    return call
 
 
 class Jitted:
@@ -115,10 +133,10 @@ class Jitted:
         functools.update_wrapper(self, fun)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # NOTE: the fast path: plain ndarray arguments of a known signature.
+        # NOTE: the fast path: plain ndarray (or Python float) arguments of a known signature.
         if not kwargs:
             try:
-                plan = self._fast.get(tuple([(a.shape, a.dtype, type(a)) for a in args]))
+                plan = self._fast.get(_fast_key(args))
             except AttributeError:
                 plan = None
             if plan is not None and not _DISABLED[0]:
@@ -147,9 +165,10 @@ class Jitted:
         if (
             not kwargs
             and not self._static_positions(len(args))
-            and all(type(a) is np.ndarray for a in args)
+            and all(type(a) is np.ndarray or type(a) is float for a in args)
         ):
-            self._fast[tuple([(a.shape, a.dtype, np.ndarray) for a in args])] = plan
+            floats = any(type(a) is float for a in args)
+            self._fast[_fast_key(args)] = _converting(plan) if floats else plan
         arrays = [x if type(x) is np.ndarray else np.asarray(x) for x in leaves]
         return plan(*arrays)
 

@@ -11,7 +11,10 @@ Rule calling conventions (``xs`` are the primal inputs, arrays or tracers):
   symbolic zero. Multi-output primitives receive a tuple ``cts`` and ``outs=``.
 * ``jvp(ts, *xs, out=out, **params)`` receives one tangent per input (``None`` for zero)
   and returns the output tangent (a tuple for multi-output primitives).
-* ``batch(xs, dims, **params)`` returns ``(out, out_dim)`` (issue 4).
+* ``batch(xs, batched, size, **params)`` receives the inputs with the batch axis first
+  where ``batched[i]`` (unbatched inputs as they are) and returns the output batched
+  along its first axis of length ``size`` (a tuple of such for multi-output primitives).
+  Elementwise primitives get a default: unbatched operands are broadcast.
 
 Rule families (``unary``, ``binary``, ``compare``) keep most declarations to one line.
 """
@@ -51,8 +54,18 @@ class Primitive:
     elementwise: bool = False
     tags: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.batch is None and self.elementwise:
+            self.batch = self._batch_elementwise
+
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+    def _batch_elementwise(self, xs: tuple, batched: tuple, size: int, **params: Any) -> Any:
+        from fnad.core.trace import bind
+        from fnad.ops.shape import batch_all
+
+        return bind(self, *batch_all(xs, batched, size), **params)
 
     def rule(self, kind: str) -> Rule:
         """The named rule, or a clear error when this primitive lacks it."""

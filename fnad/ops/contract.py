@@ -60,6 +60,14 @@ def _jvp(ts, x, y, *, out, spec):
     return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
+def _batch(xs, batched, size, *, spec):
+    a, b, o = parse(spec)
+    letters = "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA"
+    z = next(c for c in letters if c not in spec)
+    a, b = (z + a if batched[0] else a), (z + b if batched[1] else b)
+    return einsum2(f"{a},{b}->{z}{o}", *xs)
+
+
 def _cases(rng):
     def n(*shape):
         return rng.normal(size=shape)
@@ -74,5 +82,13 @@ def _cases(rng):
 
 
 einsum_p = register(
-    Primitive("einsum", impl=_impl, abstract=_einsum_abstract, vjp=_vjp, jvp=_jvp, cases=_cases)
+    Primitive(
+        "einsum",
+        impl=_impl,
+        abstract=_einsum_abstract,
+        vjp=_vjp,
+        jvp=_jvp,
+        batch=_batch,
+        cases=_cases,
+    )
 )

@@ -25,11 +25,20 @@ def _cases(rng):
     return [((rng.normal(size=3), rng.normal(size=3)), {"region": region})]
 
 
+def _batch(xs, batched, size, *, region):
+    from fnad.ops.shape import batch_all
+    from fnad.transforms.vmap import vmap_pass
+
+    outs, out_batched = vmap_pass(region, xs, batched, size)
+    return tuple(batch_all(outs, out_batched, size))
+
+
 fused_p = register(
     Primitive(
         "fused",
         impl=lambda *xs, region: tuple(eval_graph(region, *xs)),
         abstract=_abstract,
+        batch=_batch,
         cases=_cases,
         multiple_results=True,
         nondiff=True,

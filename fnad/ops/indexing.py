@@ -105,6 +105,63 @@ def _index_cases(rng):
     ]
 
 
+def _advanced(entries: tuple) -> list[int]:
+    """Positions of the advanced entries: the arrays, and ints when arrays are present."""
+    arrays = [i for i, e in enumerate(entries) if isinstance(e, tuple)]
+    ints = [i for i, e in enumerate(entries) if isinstance(e, int) and not isinstance(e, bool)]
+    return sorted(arrays + ints) if arrays else []
+
+
+def _block_first(entries: tuple) -> bool:
+    """NumPy puts the advanced dimensions first when advanced entries are not adjacent."""
+    adv = _advanced(entries)
+    return bool(adv) and adv != list(range(adv[0], adv[0] + len(adv)))
+
+
+def _batch_index(index: IndexSpec, arrays, batched, size: int, x_batched: bool):
+    """A batched gather's ``(index, arrays, move)``: NumPy's placement of the advanced
+    dimensions can put the batch axis elsewhere; ``move = (start, length, dst)`` names the
+    block of output axes that must move to ``dst`` to give ``(batch, *example_layout)``.
+
+    With batched index arrays, each gets its batch axis leftmost of the index broadcast; a
+    batched ``x`` is then indexed along its batch axis by an iota. Unbatched index arrays
+    index a batched ``x`` behind a leading ``:``."""
+    from fnad.ops.shape import reshape
+
+    rank = max((np.ndim(a) - b for a, b in zip(arrays, batched)), default=0)
+    adv = _advanced(index.entries)
+    # Output axes before the advanced block, when NumPy keeps the block in place.
+    before = 0 if not adv or _block_first(index.entries) else adv[0]
+    if not any(batched):
+        entries = (slice(None), *index.entries)
+        return IndexSpec(entries), list(arrays), (rank if _block_first(entries) else 0, 1, 0)
+    arrays = [
+        reshape(a, (size, *(1,) * (rank + 1 - np.ndim(a)), *np.shape(a)[1:])) if b else a
+        for a, b in zip(arrays, batched)
+    ]
+    if not x_batched:
+        return index, arrays, (before, 1, 0)
+    iota = np.arange(size).reshape((size,) + (1,) * rank)
+    entries = (("array", len(arrays)), *index.entries)
+    return IndexSpec(entries), [*arrays, iota], (1 + rank, before, 1)
+
+
+def _move_block(ndim: int, start: int, length: int, dst: int) -> tuple[int, ...]:
+    """The permutation moving axes ``start:start+length`` to position ``dst``."""
+    block = list(range(start, start + length))
+    rest = [i for i in range(ndim) if i not in block]
+    return tuple(rest[:dst] + block + rest[dst:])
+
+
+def _gather_batch(xs, batched, size, *, index):
+    from fnad.ops.shape import transpose
+
+    x, *arrays = xs
+    index, arrays, move = _batch_index(index, arrays, batched[1:], size, batched[0])
+    out = gather(x, index, *arrays)
+    return transpose(out, _move_block(out.ndim, *move))
+
+
 gather_p = register(
     Primitive(
         "gather",
@@ -114,6 +171,7 @@ gather_p = register(
         jvp=lambda ts, x, *arrays, out, index: (
             None if ts[0] is None else gather(ts[0], index, *arrays)
         ),
+        batch=_gather_batch,
         cases=_index_cases,
     )
 )
@@ -163,6 +221,15 @@ def _index_add_cases(rng):
     return cases
 
 
+def _index_add_batch(xs, batched, size, *, index):
+    from fnad.ops.shape import batch_all, transpose
+
+    x, v = batch_all(xs[:2], batched[:2], size)
+    index, arrays, move = _batch_index(index, xs[2:], batched[2:], size, True)
+    perm = _move_block(v.ndim, *move)
+    return index_add(x, transpose(v, tuple(np.argsort(perm))), index, *arrays)
+
+
 index_add_p = register(
     Primitive(
         "index_add",
@@ -170,6 +237,7 @@ index_add_p = register(
         abstract=_index_add_abstract,
         vjp=_index_add_vjp,
         jvp=_index_add_jvp,
+        batch=_index_add_batch,
         cases=_index_add_cases,
     )
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fnad.core.primitive import Primitive, register
+from fnad.core.primitive import PRIMITIVES, Primitive, register
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import bind
 from fnad.ops.indexing import IndexSpec, gather
@@ -37,6 +37,15 @@ def expand_back(y, x_shape: tuple[int, ...], axes: tuple[int, ...]):
     return broadcast_to(reshape(y, kept), x_shape)
 
 
+def _batch_axes(name: str):
+    """Batching rule of a reduction: the reduced axes move one place right."""
+
+    def batch(xs, batched, size, *, axes):
+        return bind(PRIMITIVES[name], xs[0], axes=tuple(a + 1 for a in axes))
+
+    return batch
+
+
 def reduce_sum(x, axes: tuple[int, ...]):
     return x if not axes else bind(reduce_sum_p, x, axes=tuple(axes))
 
@@ -53,6 +62,7 @@ reduce_sum_p = register(
         abstract=_reduce_abstract,
         vjp=lambda ct, x, *, out, axes: (expand_back(ct, x.shape, axes),),
         jvp=lambda ts, x, *, out, axes: None if ts[0] is None else reduce_sum(ts[0], axes),
+        batch=_batch_axes("reduce_sum"),
         cases=_cases,
         tags={"combine": "+", "identity": 0},
     )
@@ -83,6 +93,7 @@ def _extreme(name: str, np_fn, combine: str, identity: float) -> Primitive:
             abstract=_minmax_abstract,
             vjp=vjp,
             jvp=jvp,
+            batch=_batch_axes(name),
             cases=cases,
             tags={"combine": combine, "identity": identity},
         )
@@ -143,6 +154,7 @@ reduce_prod_p = register(
         jvp=lambda ts, x, *, out, axes: (
             None if ts[0] is None else reduce_sum(ts[0] * _prod_others(x, axes), axes)
         ),
+        batch=_batch_axes("reduce_prod"),
         cases=lambda rng: (
             _cases(rng) + [((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),), {"axes": (1,)})]
         ),
@@ -163,6 +175,7 @@ def _arg(name: str, np_fn) -> Primitive:
             name,
             impl=lambda x, *, axis: np_fn(x, axis=axis).astype(np.int64),
             abstract=_arg_abstract,
+            batch=lambda xs, batched, size, *, axis: bind(PRIMITIVES[name], xs[0], axis=axis + 1),
             cases=lambda rng: [((rng.normal(size=(3, 4)),), {"axis": a}) for a in (0, 1)],
             nondiff=True,
         )

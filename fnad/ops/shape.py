@@ -10,7 +10,7 @@ import numpy as np
 
 from fnad.core.primitive import Primitive, register
 from fnad.core.spec import ArraySpec
-from fnad.core.trace import bind
+from fnad.core.trace import Tracer, bind
 
 
 def reshape(x, shape: tuple[int, ...]):
@@ -31,6 +31,7 @@ reshape_p = register(
         abstract=_reshape_abstract,
         vjp=lambda ct, x, *, out, shape: (reshape(ct, x.shape),),
         jvp=lambda ts, x, *, out, shape: None if ts[0] is None else reshape(ts[0], shape),
+        batch=lambda xs, batched, size, *, shape: reshape(xs[0], (size, *shape)),
         cases=lambda rng: [
             ((rng.normal(size=(2, 3)),), {"shape": (3, 2)}),
             ((rng.normal(size=(4,)),), {"shape": (2, 1, 2)}),
@@ -58,6 +59,7 @@ transpose_p = register(
         abstract=_transpose_abstract,
         vjp=lambda ct, x, *, out, perm: (transpose(ct, tuple(np.argsort(perm))),),
         jvp=lambda ts, x, *, out, perm: None if ts[0] is None else transpose(ts[0], perm),
+        batch=lambda xs, batched, size, *, perm: transpose(xs[0], (0, *(p + 1 for p in perm))),
         cases=lambda rng: [
             ((rng.normal(size=(2, 3)),), {"perm": (1, 0)}),
             ((rng.normal(size=(2, 3, 4)),), {"perm": (2, 0, 1)}),
@@ -92,6 +94,12 @@ def _broadcast_vjp(ct, x, *, out, shape):
     return (reshape(reduce_sum(ct, broadcast_axes(x.shape, shape)), x.shape),)
 
 
+def _broadcast_batch(xs, batched, size, *, shape):
+    (x,) = xs
+    lead = len(shape) - (x.ndim - 1)
+    return broadcast_to(reshape(x, (size, *(1,) * lead, *x.shape[1:])), (size, *shape))
+
+
 broadcast_to_p = register(
     Primitive(
         "broadcast_to",
@@ -99,6 +107,7 @@ broadcast_to_p = register(
         abstract=_broadcast_abstract,
         vjp=_broadcast_vjp,
         jvp=lambda ts, x, *, out, shape: None if ts[0] is None else broadcast_to(ts[0], shape),
+        batch=_broadcast_batch,
         cases=lambda rng: [
             ((rng.normal(size=(3,)),), {"shape": (2, 3)}),
             ((rng.normal(size=(2, 1)),), {"shape": (2, 4)}),
@@ -108,6 +117,27 @@ broadcast_to_p = register(
         elementwise=True,
     )
 )
+
+
+def batch_all(xs, batched, size: int) -> list:
+    """Batching helper: unbatched operands broadcast along a new first axis of ``size``."""
+    ref = next((x for x in xs if isinstance(x, Tracer)), None)
+    out = []
+    for x, b in zip(xs, batched):
+        shape = (size, *np.shape(x))
+        if b or isinstance(x, Tracer) or ref is None:
+            out.append(x if b else broadcast_to(x, shape))
+        else:
+            # NOTE: recorded, not computed: a constant broadcast to the batch size would
+            # otherwise enter the graph as a literal as large as the batch.
+            out.append(ref.builder.apply(broadcast_to_p, [x], {"shape": shape}))
+    return out
+
+
+def moveaxis(x, src: int, dst: int):
+    perm = [i for i in range(np.ndim(x)) if i != src]
+    perm.insert(dst, src)
+    return transpose(x, tuple(perm))
 
 
 def concatenate(xs, axis: int):
@@ -153,6 +183,9 @@ concatenate_p = register(
         abstract=_concatenate_abstract,
         vjp=_concatenate_vjp,
         jvp=_concatenate_jvp,
+        batch=lambda xs, batched, size, *, axis: concatenate(
+            batch_all(xs, batched, size), axis + 1
+        ),
         cases=lambda rng: [
             ((rng.normal(size=(2, 3)), rng.normal(size=(1, 3))), {"axis": 0}),
             (

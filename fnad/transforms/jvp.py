@@ -46,8 +46,11 @@ def jvp_graph(graph: Graph) -> Graph:
     return trace_graph(forward, [*graph.in_specs, *graph.in_specs])
 
 
-def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+def jvp(
+    f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
+) -> tuple:
     """``(f(*primals), J @ tangents)``: forward-mode derivative along ``tangents``.
+    With ``has_aux``, ``f`` returns ``(out, aux)`` and ``aux`` comes back third.
 
     >>> import fnad, numpy as np
     >>> fnad.jvp(np.sin, (np.zeros(2),), (np.ones(2),))
@@ -63,13 +66,14 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         ps, ts = to_spec(p, "primal"), to_spec(t, "tangent")
         if ps.shape != ts.shape or ps.dtype != ts.dtype:
             raise ValueError(f"fnad.jvp: tangent {k} is {ts!r} but its primal is {ps!r}")
-    trace = trace_concrete(f, primals, fname="jvp")
+    trace = trace_concrete(f, primals, has_aux, fname="jvp")
     t_out = jvp_pass(
         trace.graph, trace.env, [*t_leaves, *[None] * (len(trace.graph.inputs) - trace.num_args)]
     )
     outs = trace.out_values
     t_out = [np.zeros_like(o) if t is None else t for t, o in zip(t_out, outs)]
-    return (
+    result = (
         tree_unflatten(trace.out_tree, [to_user(o) for o in outs]),
         tree_unflatten(trace.out_tree, [to_user(t) for t in t_out]),
     )
+    return (*result, trace.aux) if has_aux else result
