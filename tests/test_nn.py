@@ -218,6 +218,11 @@ def test_bad_inputs_are_named():
         nn.Conv2D(2, 3, padding="full")
     with pytest.raises(ValueError, match="window 3 is larger than the input size 2"):
         nn.Conv2D(2, 3).init(0, (None, 2, 5, 1))
+    with pytest.raises(ValueError, match=r"Dense: .* expect inputs with 4 features .* \(5, 3\)"):
+        nn.Dense(2).apply(nn.Dense(2).init(0, (None, 4)), np.zeros((5, 3)))
+    conv = nn.Conv2D(2, 3)
+    with pytest.raises(ValueError, match=r"Conv2D: .* expect inputs with 2 features"):
+        fnad.jit(conv.apply)(conv.init(0, (None, 4, 4, 2)), np.zeros((1, 4, 4, 3)))
     with pytest.raises(ValueError, match="list of 3 layer parameter dicts"):
         model.apply([{}], np.zeros((1, 8, 8, 1)))
     with pytest.raises(TypeError, match=r"layers\[1\] must be a fnad.nn layer"):

@@ -21,7 +21,7 @@ import numpy as np
 
 import fnad.numpy as fnp
 from fnad.nn import activations, init
-from fnad.nn.layers import Layer, check_rank
+from fnad.nn.layers import Layer, check_features, check_rank
 
 
 def _pair(value: Any, what: str, layer: str) -> tuple[int, int]:
@@ -123,6 +123,7 @@ class Conv2D(Layer):
         return params, out
 
     def apply(self, params, x, *, key=None, training=False):
+        check_features(self, x, fnp.shape(params["w"])[2])
         cols = patches(x, self.kernel_size, self.strides, self.padding, 0.0, "Conv2D")
         n, oh, ow, k, c = fnp.shape(cols)
         y = fnp.reshape(cols, (n * oh * ow, k * c)) @ fnp.reshape(params["w"], (k * c, -1))

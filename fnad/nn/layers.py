@@ -91,6 +91,16 @@ def check_rank(layer: Layer, shape: Shape, rank: int | None, what: str) -> None:
         )
 
 
+def check_features(layer: Layer, x: Any, expected: int) -> None:
+    """Raise a ValueError naming the layer unless ``x`` has ``expected`` features (last axis)."""
+    shape = tuple(fnp.shape(x))
+    if not shape or shape[-1] != expected:
+        raise ValueError(
+            f"fnad.nn.{type(layer).__name__}: the parameters expect inputs with {expected} "
+            f"features on the last axis, got an input of shape {shape}"
+        )
+
+
 class Dense(Layer):
     """``activation(x @ w + b)`` over the last axis; no activation means linear."""
 
@@ -119,6 +129,7 @@ class Dense(Layer):
         return params, (*input_shape[:-1], self.units)
 
     def apply(self, params, x, *, key=None, training=False):
+        check_features(self, x, fnp.shape(params["w"])[0])
         y = x @ params["w"]
         if self.use_bias:
             y = y + params["b"]

@@ -46,7 +46,7 @@ class Sequential(Layer):
                 f"layer parameter dicts (from model.init), got {got}"
             )
         for i, (layer, p) in enumerate(zip(self.layers, params)):
-            sub = None if key is None else random.fold_in(key, i)
+            sub = random.fold_in(key, i) if training and key is not None else None
             x = layer.apply(p, x, key=sub, training=training)
         return x
 
