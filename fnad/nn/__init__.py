@@ -16,9 +16,17 @@ computes the output. Both are ordinary Python on NumPy operations, so ``fnad.gra
 from fnad.nn import activations, init, losses, random
 from fnad.nn.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from fnad.nn.conv import AvgPool2D, Conv2D, MaxPool2D
-from fnad.nn.layers import Activation, Dense, Dropout, Embedding, Flatten, Layer, LayerNorm
+from fnad.nn.layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Layer,
+    LayerNorm,
+    Sequential,
+)
 from fnad.nn.losses import binary_cross_entropy, mse, one_hot, softmax_cross_entropy
-from fnad.nn.sequential import Sequential
 
 __all__ = [
     "Activation",

@@ -4,6 +4,7 @@
 A layer object holds only its configuration; parameters are plain dicts of NumPy arrays,
 so gradients, optimizer states and jit signatures are ordinary pytrees. Shapes are the
 full shapes of the layer's input, with ``None`` allowed for the batch (first) dimension.
+``Sequential`` stacks layers (its parameters: a list of the layers' dicts) and is a layer.
 
 >>> import numpy as np
 >>> from fnad.nn import Dense
@@ -14,6 +15,7 @@ full shapes of the layer's input, with ``None`` allowed for the batch (first) di
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -228,3 +230,43 @@ class Embedding(Layer):
         shape = tuple(fnp.shape(x))
         rows = params["table"][fnp.reshape(x, (int(np.prod(shape, dtype=np.int64)),))]
         return fnp.reshape(rows, (*shape, self.features))
+
+
+class Sequential(Layer):
+    """Layers applied one after the other. Parameters are a list with one dict per layer."""
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"fnad.nn.Sequential: layers[{i}] must be a fnad.nn layer, got "
+                    f"{type(layer).__name__}"
+                )
+        self.layers = layers
+
+    def build(self, rng, input_shape, dtype) -> tuple[list, Shape]:
+        params = []
+        for layer in self.layers:
+            p, input_shape = layer.build(rng, input_shape, dtype)
+            params.append(p)
+        return params, input_shape
+
+    def apply(self, params: list, x: Any, *, key: Any = None, training: bool = False) -> Any:
+        """Run the layers on ``x``; ``key`` (an integer) feeds Dropout when ``training``."""
+        if not isinstance(params, list | tuple) or len(params) != len(self.layers):
+            got = len(params) if isinstance(params, list | tuple) else type(params).__name__
+            raise ValueError(
+                f"fnad.nn.Sequential.apply: params must be a list of {len(self.layers)} "
+                f"layer parameter dicts (from model.init), got {got}"
+            )
+        for i, (layer, p) in enumerate(zip(self.layers, params)):
+            sub = random.fold_in(key, i) if training and key is not None else None
+            x = layer.apply(p, x, key=sub, training=training)
+        return x
+
+    __call__ = apply
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"    {layer!r}" for layer in self.layers)
+        return f"Sequential([\n{inner},\n])"
