@@ -35,6 +35,9 @@ import numpy as np
 
 import fnad
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpu_bench
+
 os.environ["FNAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="fnad-bench-")
 PEERS = dict.fromkeys(("jax", "torch", "autograd", "autograd.numpy"))
 for _name in PEERS:
@@ -352,6 +355,115 @@ def w6(args) -> None:
         print("  " + "".join(f"{c:>15}" for c in row))
 
 
+def h_scalar(x, m=np):
+    """W5: a scalar function of a scalar."""
+    return m.sin(x) * m.exp(x) / (1 + x**2)
+
+
+@numba.njit(nogil=True)
+def numba_h2(x):
+    s, c, e, v = np.sin(x), np.cos(x), np.exp(x), 1.0 / (1.0 + x * x)
+    dv, d2v = -2.0 * x * v * v, -2.0 * v * v + 8.0 * x * x * v * v * v
+    return 2.0 * e * c * v + 2.0 * e * (s + c) * dv + s * e * d2v
+
+
+@numba.njit(nogil=True)
+def numba_hessian(x):
+    out = np.zeros((x.shape[0], x.shape[0]))
+    for i in range(x.shape[0]):
+        xi = x[i]
+        out[i, i] = -np.sin(xi) * xi * xi + 4.0 * xi * np.cos(xi) + 2.0 * np.sin(xi) + np.exp(-xi)
+    return out
+
+
+def w5(args) -> None:
+    """W5: grad(grad(h)) of a scalar at a float; hessian of W1's f at float64[16]."""
+    x = 0.5
+    jg2 = jax and jax.jit(jax.grad(jax.grad(partial(h_scalar, m=jnp))))
+
+    def torch_g2(x=x):
+        t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(h_scalar(t, torch), t, create_graph=True)
+        return torch.autograd.grad(g, t)[0].numpy()
+
+    ag2 = autograd and autograd.grad(autograd.grad(partial(h_scalar, m=agnp)))
+    cands = [
+        fnad_jit("fnad jit(grad(grad))", fnad.grad(fnad.grad(h_scalar)), (x,)),
+        ("JAX jit(grad(grad))", jax and (lambda: np.asarray(jg2(x)))),
+        ("torch autograd.grad twice", torch and torch_g2),
+        ("HIPS autograd.grad twice", autograd and (lambda: ag2(x))),
+        ("numba hand-written h''", lambda: numba_h2(x)),
+    ]
+    impls, notes = build("W5 grad(grad(h)) at a Python float", cands, 1e-10, 1e-12)
+    times = measure(impls, 3 if args.quick else 7)
+    table(times, notes)
+    target("W5 grad(grad) fnad / JAX", times, None, "JAX jit(grad(grad))", 0.3)
+
+    x16 = np.random.default_rng(0).uniform(-2.0, 2.0, 16)
+    jh = jax and jax.jit(jax.hessian(make_f(jnp)))
+    ah = autograd and autograd.hessian(make_f(agnp))
+
+    def torch_h():
+        t = torch.from_numpy(x16)
+        return torch.autograd.functional.hessian(make_f(torch), t).numpy()
+
+    cands = [
+        fnad_jit("fnad jit(hessian)", fnad.hessian(make_f(np)), (x16,)),
+        ("JAX jit(hessian)", jax and (lambda: np.asarray(jh(x16)))),
+        ("torch functional.hessian", torch and torch_h),
+        ("HIPS autograd.hessian", autograd and (lambda: ah(x16))),
+        ("numba hand-written Hessian", lambda: numba_hessian(x16)),
+    ]
+    impls, notes = build("W5 hessian of f at float64[16]", cands, 1e-10, 1e-12)
+    times = measure(impls, 3 if args.quick else 7)
+    table(times, notes)
+    target("W5 hessian fnad / JAX", times, None, "JAX jit(hessian)", 0.3)
+
+
+def logistic_loss(w, x, t, m=np):
+    """W7: the logistic-regression loss of one example."""
+    z = x @ w
+    return m.logaddexp(0.0, z) - t * z
+
+
+@numba.njit(nogil=True)
+def numba_per_example(w, xs, ts):
+    out = np.empty_like(xs)
+    for i in range(xs.shape[0]):
+        z = 0.0
+        for j in range(xs.shape[1]):
+            z += xs[i, j] * w[j]
+        g = 1.0 / (1.0 + np.exp(-z)) - ts[i]
+        for j in range(xs.shape[1]):
+            out[i, j] = g * xs[i, j]
+    return out
+
+
+def w7(args) -> None:
+    """W7: per-example gradients of a logistic-regression loss, batch 1024, 100 features."""
+    rng = np.random.default_rng(0)
+    w, xs = rng.normal(size=100) * 0.1, rng.normal(size=(1024, 100))
+    ts = (rng.uniform(size=1024) > 0.5).astype(np.float64)
+    jv = jax and jax.jit(jax.vmap(jax.grad(partial(logistic_loss, m=jnp)), in_axes=(None, 0, 0)))
+    def torch_loss(w, x, t):
+        z = x @ w
+        return torch.nn.functional.softplus(z) - t * z
+
+    tv = torch and torch.func.vmap(torch.func.grad(torch_loss), in_dims=(None, 0, 0))
+    tw, txs, tts = (torch.from_numpy(a) for a in (w, xs, ts)) if torch else (None,) * 3
+    per_example = fnad.vmap(fnad.grad(logistic_loss), in_axes=(None, 0, 0))
+    cands = [
+        fnad_jit("fnad jit(vmap(grad))", per_example, (w, xs, ts)),
+        ("JAX jit(vmap(grad))", jax and (lambda: np.asarray(jv(w, xs, ts)))),
+        ("torch.func vmap(grad)", torch and (lambda: tv(tw, txs, tts).numpy())),
+        ("numba hand-written loop", lambda: numba_per_example(w, xs, ts)),
+    ]
+    impls, notes = build("W7 per-example gradients, float64[1024, 100]", cands, 1e-10, 1e-12)
+    times = measure(impls, 3 if args.quick else 7)
+    table(times, notes)
+    target("W7 jit(vmap(grad)) fnad / JAX", times, None, "JAX jit(vmap(grad))", 1.5)
+
+
 def machine() -> None:
     model = "unknown"
     if os.path.exists("/proc/cpuinfo"):
@@ -363,9 +475,11 @@ def machine() -> None:
         if fn := getattr(lib, sym + "64_", None) or getattr(lib, sym, None):
             fn.restype = ctypes.c_char_p
             cores.append(f"{os.path.basename(os.path.dirname(path))} {fn().decode()}")
-    print(f"machine: {model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
-          f"OpenBLAS kernels: {', '.join(cores) or 'unknown'} "
-          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+    print(
+        f"machine: {model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+        f"OpenBLAS kernels: {', '.join(cores) or 'unknown'} "
+        f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})"
+    )
     mods = dict(fnad=fnad, numpy=np, numba=numba, jax=jax, torch=torch, autograd=autograd)
     vers = {k: importlib.metadata.version(k) if m else "not installed" for k, m in mods.items()}
     print(f"versions: python {platform.python_version()}, {', '.join(map(' '.join, vers.items()))}")
@@ -374,13 +488,15 @@ def machine() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="W1,W2,W3,W4,W6", help="comma-separated workloads")
+    default = "W1,W2,W3,W4,W5,W6,W7,GPU"
+    parser.add_argument("--only", default=default, help="comma-separated workloads")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and start-up runs")
     parser.add_argument("--full", action="store_true", help="also compile the N=5000 chain")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     workloads = {"W1": partial(elementwise, small=True), "W2": partial(elementwise, small=False)}
-    workloads.update(W3=w3, W4=w4, W6=w6)
+    workloads.update(W3=w3, W4=w4, W5=w5, W6=w6, W7=w7)
+    workloads["GPU"] = lambda args: gpu_bench.run(args.quick, mlp_step, mlp_data)
     chosen = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     if unknown := [w for w in chosen if w not in workloads]:
         parser.error(f"unknown workloads {unknown}; choose from {', '.join(workloads)}")

@@ -5,15 +5,19 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import nn, numpy, ops, optim, tree  # noqa: F401  (numpy installs tracer protocols)
+from fnad import cuda, nn, numpy, ops, optim, tree, viz  # noqa: F401  (numpy: tracer protocols)
+from fnad.control import cond, fori_loop, scan, switch, while_loop
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
+from fnad.device import default_device, device_get, device_put
+from fnad.export import export
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
+from fnad.serialize import GraphFormatError
 from fnad.transforms.jacobian import (
     elementwise_grad,
     hessian,
@@ -34,15 +38,23 @@ __all__ = [
     "ConcretizationError",
     "Graph",
     "GraphError",
+    "GraphFormatError",
     "LeakedTracerError",
     "Literal",
     "Node",
     "Primitive",
     "UnsupportedError",
     "Var",
+    "cond",
+    "cuda",
+    "default_device",
+    "device_get",
+    "device_put",
     "disable_jit",
     "elementwise_grad",
     "eval_graph",
+    "export",
+    "fori_loop",
     "grad",
     "hessian",
     "jacfwd",
@@ -56,10 +68,14 @@ __all__ = [
     "nn",
     "numpy",
     "optim",
+    "scan",
+    "switch",
     "tree",
     "value_and_grad",
+    "viz",
     "verify",
     "vjp",
     "vjp_graph",
     "vmap",
+    "while_loop",
 ]

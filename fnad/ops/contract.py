@@ -13,6 +13,8 @@ import numpy as np
 from fnad.core.primitive import Primitive, register
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import bind
+from fnad.ops.elementwise import mul_p
+from fnad.ops.shape import broadcast_to, reshape, transpose
 
 
 def parse(spec: str) -> tuple[str, str, str]:
@@ -40,8 +42,21 @@ def _einsum_abstract(x: ArraySpec, y: ArraySpec, *, spec: str) -> ArraySpec:
 
 
 def einsum2(spec: str, x, y):
-    """A normalized two-operand einsum node (see the module docstring)."""
-    return bind(einsum_p, x, y, spec=spec)
+    """A normalized two-operand einsum node (see the module docstring). One that sums
+    over nothing is a broadcast product, recorded as such so that fusion can take it."""
+    a, b, out = parse(spec)
+    if set(a) | set(b) != set(out):
+        return bind(einsum_p, x, y, spec=spec)
+    sizes = dict(zip(a + b, (*np.shape(x), *np.shape(y))))
+    return bind(mul_p, _spread(x, a, out, sizes), _spread(y, b, out, sizes))
+
+
+def _spread(x, subs: str, out: str, sizes: dict[str, int]):
+    """``x`` with subscripts ``subs`` transposed, reshaped and broadcast to ``out``."""
+    order = [c for c in out if c in subs]
+    moved = transpose(x, tuple(subs.index(c) for c in order))
+    kept = reshape(moved, tuple(sizes[c] if c in subs else 1 for c in out))
+    return broadcast_to(kept, tuple(sizes[c] for c in out))
 
 
 def _impl(x, y, *, spec):
