@@ -60,13 +60,17 @@ def _close(traced: list, fname: str) -> tuple[list[Graph], list[Any]]:
     return graphs, [x for x, _ in consts.values()]
 
 
-def _check_carry(fname: str, what: str, got: Graph, tree: PyTreeDef, out_tree, specs) -> None:
+def _check_carry(
+    fname: str, what: str, got: Graph, tree: PyTreeDef, out_tree, specs, skip: int = 0
+) -> None:
+    """The carry a body returns has the initial carry's structure, shapes and dtypes;
+    ``skip`` leading leaves are fnad's own (a loop counter) and not counted in messages."""
     if out_tree != tree:
         raise TypeError(f"fnad.{fname}: {what} returned {out_tree}, but the carry is {tree}")
     for k, (g, s) in enumerate(zip(got.out_specs, specs)):
         if g != s:
             raise TypeError(
-                f"fnad.{fname}: {what} returned carry leaf {k} as {_show(g)}, but the "
+                f"fnad.{fname}: {what} returned carry leaf {k - skip} as {_show(g)}, but the "
                 f"initial value is {_show(s)}; a carry keeps its shape and dtype (convert "
                 "the initial value, e.g. np.float64(0) rather than 0)"
             )
@@ -103,7 +107,7 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any, fname: str 
             )
     graphs, consts = _close(traced, fname)
     index = index if isinstance(index, Tracer) else np.asarray(index)
-    if np.shape(index) != () or np.result_type(index).kind not in "iub":
+    if to_spec(index, f"{fname} index").shape != () or index.dtype.kind not in "iub":
         raise TypeError(f"fnad.{fname}: the index must be a scalar integer, got {index!r}")
     outs = bind(cond_p, convert(index, np.int32), *consts, *leaves, branches=tuple(graphs))
     return tree_unflatten(traced[0][2], list(outs))
@@ -136,7 +140,13 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
 
 
 def scan(
-    f: Callable, init: Any, xs: Any = None, length: int | None = None, reverse: bool = False
+    f: Callable,
+    init: Any,
+    xs: Any = None,
+    length: int | None = None,
+    reverse: bool = False,
+    *,
+    _caller: tuple[str, str, int] = ("scan", "f", 0),
 ) -> tuple[Any, Any]:
     """Loop ``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns the final
     carry and the ``y`` stacked. With ``xs=None``, ``length`` says how many steps.
@@ -165,7 +175,7 @@ def scan(
     (graph,), consts = _close([traced], "scan")
     n = len(c_leaves)
     carry_graph = Graph(graph.inputs, graph.nodes, graph.outputs[:n])
-    _check_carry("scan", "f", carry_graph, c_tree, carry_tree, c_specs)
+    _check_carry(*_caller[:2], carry_graph, c_tree, carry_tree, c_specs, _caller[2])
     outs = scan_call(consts, c_leaves, x_leaves, graph, int(length), bool(reverse))
     return tree_unflatten(c_tree, list(outs[:n])), tree_unflatten(y_tree, list(outs[n:]))
 
@@ -195,7 +205,12 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
             i, val = carry
             return (i + 1, body_fun(i, val)), None
 
-        (_, val), _ = scan(step, (np.int64(lo), init_val), None, length=max(hi - lo, 0))
+        (_, val), _ = scan(
+            step,
+            (np.int64(lo), init_val),
+            length=max(hi - lo, 0),
+            _caller=("fori_loop", "body_fun", 1),
+        )
         return val
 
     def body(carry):
