@@ -5,7 +5,7 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import cuda, numpy, ops, testing, tree, viz  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import cuda, nn, numpy, ops, optim, testing, tree, viz  # noqa: F401  (numpy: protocols)
 from fnad.control import cond, fori_loop, scan, switch, while_loop
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
@@ -65,7 +65,9 @@ __all__ = [
     "jvp_graph",
     "linearize",
     "make_graph",
+    "nn",
     "numpy",
+    "optim",
     "scan",
     "switch",
     "testing",
