@@ -140,6 +140,8 @@ class Jitted:
         self._lowered: dict[Any, Lowered] = {}
         self._last_key: Any = None
         functools.update_wrapper(self, fun)
+        if not hasattr(self, "__name__"):  # callable objects and partials have none
+            self.__name__ = type(fun).__name__
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # NOTE: the fast path: plain ndarray (or Python float) arguments of a known signature.

@@ -224,3 +224,17 @@ def test_unsupported_pattern_is_a_clear_error():
     x = np.arange(12.0).reshape(3, 4)
     with pytest.raises(CodegenError, match="gather"):
         fnad.jit(lambda x: x[np.array([0, 1]), np.array([1, 2])])(x)
+
+
+def test_jit_of_callables_without_a_name():
+    import functools
+
+    class Double:
+        def __call__(self, x):
+            return x * 2
+
+    x = np.arange(3.0)
+    np.testing.assert_array_equal(fnad.jit(Double())(x), 2 * x)
+    scaled = fnad.jit(functools.partial(lambda x, y: x * y, y=3.0))
+    np.testing.assert_array_equal(scaled(x), 3 * x)
+    assert "partial" in repr(scaled)
