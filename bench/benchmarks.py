@@ -355,6 +355,76 @@ def w6(args) -> None:
         print("  " + "".join(f"{c:>15}" for c in row))
 
 
+def fori_chain(n: int):
+    """W8: W6's chain as a loop: x = sin(x) * 0.9 + x * 0.1, n times, then sum."""
+    return lambda x: np.sum(fnad.fori_loop(0, n, lambda i, v: np.sin(v) * 0.9 + v * 0.1, x))
+
+
+@numba.njit(nogil=True)
+def numba_chain_grad(x, n):
+    tape = np.empty((n, x.shape[0]))
+    for k in range(n):
+        tape[k] = x
+        x = np.sin(x) * 0.9 + x * 0.1
+    g = np.ones_like(x)
+    for k in range(n - 1, -1, -1):
+        g = g * (np.cos(tape[k]) * 0.9 + 0.1)
+    return g
+
+
+def w8(args) -> None:
+    """W8: W6 with fori_loop: compile time flat in N; per call vs a hand-written loop."""
+    x = np.linspace(0.0, 1.0, 100)
+    for n in (10, 100_000):
+        t0 = time.perf_counter()
+        jitted = fnad.jit(fnad.grad(fori_chain(n)))
+        jitted(x)
+        first = time.perf_counter() - t0
+        print(
+            f"\nW8 fori_loop chain, N={n:_}, float64[100]: first call (trace+compile) {fmt(first)}"
+        )
+        numba_chain_grad(x, n)
+        cands = [
+            ("fnad jit(grad) of fori_loop", lambda j=jitted: j(x)),
+            ("numba hand-written loop + tape", lambda n=n: numba_chain_grad(x, n)),
+        ]
+        impls, notes = build(f"W8 N={n:_}", cands, 1e-10, 1e-12)
+        times = measure(impls, 3 if args.quick else 5)
+        table(times, notes)
+        target(f"W8 N={n:_} fnad / numba loop", times, None, "numba hand-written loop + tape", 2)
+        SUMMARY.append((f"W8 N={n:_} first call (s)", first, "flat in N", "-"))
+
+
+def rnn_loss(w, u, xs, m=np, scan=None):
+    """W9: a tanh RNN over a sequence, squared-activation loss."""
+
+    def step(h, x):
+        h = m.tanh(h @ w + x @ u)
+        return h, m.sum(h * h)
+
+    h, ys = scan(step, m.zeros((xs.shape[1], w.shape[0])), xs)
+    return m.sum(ys) / xs.shape[0]
+
+
+def w9(args) -> None:
+    """W9: scan-based RNN, hidden 128, sequence 100, batch 32: loss and gradient."""
+    rng = np.random.default_rng(0)
+    w, u = rng.normal(size=(128, 128)) * 0.05, rng.normal(size=(16, 128)) * 0.1
+    xs = rng.normal(size=(100, 32, 16))
+    f = fnad.value_and_grad(partial(rnn_loss, scan=fnad.scan), argnums=(0, 1))
+    jf = jax and jax.jit(
+        jax.value_and_grad(partial(rnn_loss, m=jnp, scan=jax.lax.scan), argnums=(0, 1))
+    )
+    cands = [
+        fnad_jit("fnad jit(value_and_grad) of scan", f, (w, u, xs)),
+        ("JAX jit(value_and_grad) of lax.scan", jax and (lambda: jf(w, u, xs))),
+    ]
+    impls, notes = build("W9 RNN scan, hidden 128, seq 100, batch 32", cands, 1e-9, 1e-12)
+    times = measure(impls, 3 if args.quick else 5)
+    table(times, notes)
+    target("W9 RNN fnad / JAX lax.scan", times, None, "JAX jit(value_and_grad) of lax.scan", 1.5)
+
+
 def h_scalar(x, m=np):
     """W5: a scalar function of a scalar."""
     return m.sin(x) * m.exp(x) / (1 + x**2)
@@ -445,6 +515,7 @@ def w7(args) -> None:
     w, xs = rng.normal(size=100) * 0.1, rng.normal(size=(1024, 100))
     ts = (rng.uniform(size=1024) > 0.5).astype(np.float64)
     jv = jax and jax.jit(jax.vmap(jax.grad(partial(logistic_loss, m=jnp)), in_axes=(None, 0, 0)))
+
     def torch_loss(w, x, t):
         z = x @ w
         return torch.nn.functional.softplus(z) - t * z
@@ -488,14 +559,14 @@ def machine() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = "W1,W2,W3,W4,W5,W6,W7,GPU"
+    default = "W1,W2,W3,W4,W5,W6,W7,W8,W9,GPU"
     parser.add_argument("--only", default=default, help="comma-separated workloads")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and start-up runs")
     parser.add_argument("--full", action="store_true", help="also compile the N=5000 chain")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     workloads = {"W1": partial(elementwise, small=True), "W2": partial(elementwise, small=False)}
-    workloads.update(W3=w3, W4=w4, W5=w5, W6=w6, W7=w7)
+    workloads.update(W3=w3, W4=w4, W5=w5, W6=w6, W7=w7, W8=w8, W9=w9)
     workloads["GPU"] = lambda args: gpu_bench.run(args.quick, mlp_step, mlp_data)
     chosen = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     if unknown := [w for w in chosen if w not in workloads]:
