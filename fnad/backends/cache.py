@@ -49,9 +49,9 @@ def environment_key() -> str:
 
 @functools.cache
 def _math_digest() -> str:
-    """A digest of the vectorizable math modules that generated kernels inline."""
+    """A digest of the fnad.codegen modules whose functions generated kernels inline."""
     codegen = Path(_FNAD_DIR) / "codegen"
-    text = b"".join((codegen / name).read_bytes() for name in ("vmath.py", "vtrig.py"))
+    text = b"".join((codegen / name).read_bytes() for name in ("vmath.py", "vtrig.py", "memory.py"))
     return hashlib.sha256(text).hexdigest()[:16]
 
 

@@ -21,7 +21,7 @@ from fnad.core.spec import ArraySpec
 from fnad.ops.indexing import IndexSpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
-_RESERVED |= {"vmath", "vtrig"}
+_RESERVED |= {"vmath", "vtrig", "memory"}
 
 HELPERS = """
 @njit(cache=True, inline="always")

@@ -156,7 +156,9 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
                 else f"{em.name(out)} = {value}"
             )
         elif out in outputs and depth:
-            em.emit(f"{em.name(out)} = np.empty({em.shape(shape)}, np.{out.spec.dtype.name})")
+            em.modules.add("memory")
+            empty = f"np.empty({em.shape(shape)}, np.{out.spec.dtype.name})"
+            em.emit(f"{em.name(out)} = memory.advise({empty})")
     for k in range(depth):
         em.emit(f"for i{k} in range(n{k}):", k + 1)
     local: dict[Var, str] = {}
