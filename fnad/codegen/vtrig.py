@@ -179,11 +179,12 @@ def _exp_half32(a):
 
 @_jit
 def _sinh(x, small_em, h):
-    """``sinh(x)`` from ``small_em = expm1(min(|x|, 1))`` and ``h = exp(|x|) / 2``."""
+    """``sinh(x)`` from ``small_em = expm1(|x|)`` (used below 1) and ``h = exp(|x|) / 2``."""
     a = abs(x)
     small = 0.5 * (small_em + small_em / (small_em + 1.0))
     y = small if a < 1.0 else h - 0.25 / h
-    return x if (x != x or a < 1e-9) else (-y if x < 0.0 else y)
+    y = -y if x < 0.0 else y
+    return x if (x != x or a < 1e-9) else y
 
 
 @_jit
@@ -194,15 +195,17 @@ def _tanh(x, em):
     y = em / d
     # one Newton step removes the rounding of the sum and of the division
     y = y + (fma(-y, d, em) - y * d_err) / d
-    return x if (x != x or abs(x) < 1e-9) else (-y if x < 0.0 else y)
+    y = -y if x < 0.0 else y
+    return x if (x != x or abs(x) < 1e-9) else y
 
 
 @_jit
 def sinh_f64(x):
-    a = min(abs(x), 1.0)
-    n, r = _expm1_reduce(a)
-    em = _expm1_finish(a, n, r, _expm1_tail(r))
-    return _sinh(x, em, _exp_half(abs(x)))
+    a = abs(x)
+    n, r = _exp_reduce(min(a, 711.0))
+    t = _expm1_tail(r)
+    # one reduction serves both: expm1(a) for small a, exp(a) / 2 for large a
+    return _sinh(x, _expm1_finish(a, n, r, t), _scale(1.0 + (r + t), n - 1))
 
 
 @_jit
@@ -221,10 +224,10 @@ def tanh_f64(x):
 @_jit
 def sinh_f32(x):
     xd = np.float64(x)
-    a = min(abs(xd), 1.0)
-    n, r = _expm1_reduce(a)
-    em = _expm1_finish(a, n, r, _expm1_tail32(r))
-    return np.float32(_sinh(xd, em, _exp_half32(abs(xd))))
+    a = abs(xd)
+    n, r = _exp_reduce(min(a, 711.0))
+    t = _expm1_tail32(r)
+    return np.float32(_sinh(xd, _expm1_finish(a, n, r, t), _scale(1.0 + (r + t), n - 1)))
 
 
 @_jit
