@@ -123,9 +123,11 @@ class Jitted:
         static_argnames: Sequence[str],
         fastmath: bool,
         device: str | None = None,
+        precise: bool = False,
     ) -> None:
         self.fun = fun
         self.fastmath = fastmath
+        self.precise = precise
         #: None follows fnad.default_device at each call.
         self.device = None if device is None else check_device(device)
         names = _positional_names(fun)
@@ -265,7 +267,7 @@ class Jitted:
             cuda.require()
             generated = cuda.generate(graph, _function_name(self.__name__))
         else:
-            generated = generate(graph, _function_name(self.__name__), self.fastmath)
+            generated = generate(graph, _function_name(self.__name__), self.fastmath, self.precise)
         lowered = Lowered(traced, graph, generated, out_tree_box[0], device)
         self._lowered[key] = lowered
         return lowered
@@ -345,11 +347,16 @@ def jit(
     static_argnames: str | Sequence[str] = (),
     fastmath: bool = False,
     device: str | None = None,
+    precise: bool = False,
 ):
     """Compile ``fun`` with Numba, per call signature. Usable as ``@jit`` or ``@jit(...)``.
 
     ``device="cuda"`` compiles CUDA kernels and returns device arrays (see docs/gpu.md);
     by default the device is ``fnad.default_device``'s (``"cpu"`` unless set).
+
+    ``precise=True`` computes exp, log, sin and the other transcendental functions with libm
+    (bit-for-bit NumPy's float64 results, one element at a time); the default uses fnad's
+    vectorizable versions, within 2 ulp of NumPy and several times faster (docs/math.md).
 
     >>> import fnad, numpy as np
     >>> f = fnad.jit(fnad.grad(lambda x: np.sum(np.sin(x))))
@@ -359,5 +366,5 @@ def jit(
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     if fun is None:
-        return lambda f: Jitted(f, nums, names, fastmath, device)
-    return Jitted(fun, nums, names, fastmath, device)
+        return lambda f: Jitted(f, nums, names, fastmath, device, precise)
+    return Jitted(fun, nums, names, fastmath, device, precise)

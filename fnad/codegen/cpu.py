@@ -22,6 +22,7 @@ from fnad.core.spec import ArraySpec
 from fnad.ops.indexing import IndexSpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
+_RESERVED |= {"vmath", "vtrig", "memory"}
 
 HELPERS = """
 @njit(cache=True, inline="always")
@@ -69,8 +70,13 @@ class Generated:
 class Emitter:
     """Names, constants, known dimensions and the lines of one generated function."""
 
-    def __init__(self) -> None:
+    def __init__(self, precise: bool = False) -> None:
         self.lines: list[str] = []
+        #: libm for every function (``jit(precise=True)``) rather than fnad.codegen.vmath.
+        self.precise = precise
+        #: The fnad.codegen modules of vectorizable functions the source uses.
+        self.modules: set[str] = set()
+        self.indent = 0
         self.names: dict[int, str] = {}
         self.consts: list[np.ndarray] = []
         self.const_names: list[str] = []
@@ -155,9 +161,11 @@ def node_comment(node: Node, em: Emitter) -> str:
     return f"# {outs} = {head} {args}".rstrip()
 
 
-def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> Generated:
+def generate(
+    graph: Graph, function: str = "kernel", fastmath: bool = False, precise: bool = False
+) -> Generated:
     """Python source of a module whose ``function`` computes ``graph``."""
-    em = Emitter()
+    em = Emitter(precise)
     params = [em.name(v) for v in graph.inputs]
     for v in graph.inputs:
         if v.spec.ndim:
@@ -183,12 +191,19 @@ def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> 
         "",
         "import numpy as np",
         "from numba import njit",
+        *_math_imports(em.modules),
         HELPERS,
         "",
         f"@njit({flags})",
         f"def {function}({signature}):",
     ]
     return Generated("\n".join(header + em.lines) + "\n", function, tuple(em.consts))
+
+
+def _math_imports(modules: set[str]) -> list[str]:
+    # NOTE: the cache key includes these modules' source (backends/cache.py), because
+    # Numba's cache checks only the generated file and would keep stale inlined code.
+    return [f"from fnad.codegen import {module}" for module in sorted(modules)]
 
 
 def emit_node(node: Node, em: Emitter) -> None:
