@@ -76,7 +76,6 @@ class Emitter:
         self.precise = precise
         #: The fnad.codegen modules of vectorizable functions the source uses.
         self.modules: set[str] = set()
-        self.indent = 0
         self.names: dict[int, str] = {}
         self.consts: list[np.ndarray] = []
         self.const_names: list[str] = []

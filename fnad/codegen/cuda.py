@@ -69,6 +69,8 @@ class CudaEmitter(Emitter):
 
     def __init__(self, function: str, results: set[Var]) -> None:
         super().__init__()
+        # NOTE: on the GPU math.* maps to CUDA's own vectorized device library.
+        self.precise = True
         self.function = function
         self.results = results
         self.kernels: dict[str, str] = {}

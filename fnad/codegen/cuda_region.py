@@ -193,7 +193,7 @@ def _body(k: Kernel, nodes, stored, idx, em: CudaEmitter, depth: int, accs=None)
         if node.prim.name == "broadcast_to":
             expr = _broadcast(node, local, idx, k, em)
         else:
-            expr = _scalar_expr(node, [read(a, local, idx, k, em) for a in node.inputs])
+            expr = _scalar_expr(node, [read(a, local, idx, k, em) for a in node.inputs], em)
         target = em.name(out) + "_"
         k.emit(f"{target} = {expr}", depth)
         local[out] = target
