@@ -11,10 +11,12 @@ from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
+from fnad.custom import custom_jvp, custom_vjp, stop_gradient
 from fnad.device import default_device, device_get, device_put
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
+from fnad.rematerialize import Residual, checkpoint, remat, saved_residuals
 from fnad.transforms.jacobian import (
     elementwise_grad,
     hessian,
@@ -39,12 +41,16 @@ __all__ = [
     "Literal",
     "Node",
     "Primitive",
+    "Residual",
     "UnsupportedError",
     "Var",
     "cuda",
     "default_device",
     "device_get",
     "device_put",
+    "checkpoint",
+    "custom_jvp",
+    "custom_vjp",
     "disable_jit",
     "elementwise_grad",
     "eval_graph",
@@ -59,6 +65,9 @@ __all__ = [
     "linearize",
     "make_graph",
     "numpy",
+    "remat",
+    "saved_residuals",
+    "stop_gradient",
     "tree",
     "value_and_grad",
     "verify",
