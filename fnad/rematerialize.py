@@ -18,7 +18,7 @@ import numpy as np
 from fnad.core.graph import Graph, Node, Var
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import Builder, bind, eval_env, to_spec, trace_graph
-from fnad.custom import trace_call
+from fnad.custom_rules import trace_call
 from fnad.ops.custom import checkpoint_call_p
 from fnad.passes.dce import dce
 from fnad.transforms.common import describe_arg
