@@ -20,6 +20,7 @@ import numpy as np
 
 from fnad.core.spec import ArraySpec, is_float
 from fnad.core.trace import Builder, Tracer, to_spec
+from fnad.numpy import astype
 from fnad.transforms.common import describe_arg
 from fnad.tree import PyTreeDef, tree_flatten, tree_leaves, tree_structure, tree_unflatten
 
@@ -106,7 +107,7 @@ class Signature:
                     f"fnad: {where}: cotangent of shape {got.shape}, the argument has "
                     f"shape {spec.shape}"
                 )
-            out.append(leaf if got.dtype == spec.dtype else leaf.astype(spec.dtype))
+            out.append(leaf if got.dtype == spec.dtype else astype(leaf, spec.dtype))
         return out
 
 

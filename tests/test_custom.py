@@ -154,6 +154,11 @@ def test_custom_vjp_integer_argument_and_float32():
     g = fnad.grad(lambda x: take(x, np.int64(2)) * 2.0)(x)
     assert g.dtype == np.float32
     np.testing.assert_allclose(g, np.full(4, 2.0, np.float32))
+    # a Python float cotangent is cast to the argument's dtype
+    double = fnad.custom_vjp(lambda x: x * 2.0)
+    double.defvjp(lambda x: (x * 2.0, None), lambda r, ct: (1.0,))
+    g = fnad.grad(double)(np.float32(3.0))
+    assert g.dtype == np.float32 and g == 1.0
 
 
 def test_custom_vjp_errors():
