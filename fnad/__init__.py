@@ -5,7 +5,8 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import cuda, numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import cuda, numpy, ops, tree, viz  # noqa: F401  (numpy installs the tracer protocols)
+from fnad.control import cond, fori_loop, scan, switch, while_loop
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
@@ -13,10 +14,12 @@ from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
 from fnad.custom import custom_jvp, custom_vjp, stop_gradient
 from fnad.device import default_device, device_get, device_put
+from fnad.export import export
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
 from fnad.rematerialize import Residual, checkpoint, remat, saved_residuals
+from fnad.serialize import GraphFormatError
 from fnad.transforms.jacobian import (
     elementwise_grad,
     hessian,
@@ -37,6 +40,7 @@ __all__ = [
     "ConcretizationError",
     "Graph",
     "GraphError",
+    "GraphFormatError",
     "LeakedTracerError",
     "Literal",
     "Node",
@@ -44,6 +48,7 @@ __all__ = [
     "Residual",
     "UnsupportedError",
     "Var",
+    "cond",
     "cuda",
     "default_device",
     "device_get",
@@ -54,6 +59,8 @@ __all__ = [
     "disable_jit",
     "elementwise_grad",
     "eval_graph",
+    "export",
+    "fori_loop",
     "grad",
     "hessian",
     "jacfwd",
@@ -67,11 +74,15 @@ __all__ = [
     "numpy",
     "remat",
     "saved_residuals",
+    "scan",
     "stop_gradient",
+    "switch",
     "tree",
     "value_and_grad",
+    "viz",
     "verify",
     "vjp",
     "vjp_graph",
     "vmap",
+    "while_loop",
 ]

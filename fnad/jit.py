@@ -26,7 +26,7 @@ from fnad.core.spec import ArraySpec
 from fnad.core.trace import Tracer, eval_graph, trace_graph
 from fnad.device import check_device, current_device
 from fnad.passes import optimize
-from fnad.transforms.common import describe_arg
+from fnad.transforms.common import describe_arg, global_name
 from fnad.tree import PyTreeDef, tree_flatten, tree_structure, tree_unflatten
 
 log = logging.getLogger("fnad.jit")
@@ -292,6 +292,12 @@ class Jitted:
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self, obj)
+
+    def __reduce__(self) -> str | tuple:
+        # NOTE: pickles the configuration, not the compiled code: a new process traces
+        # again and finds the machine code in the disk cache.
+        config = (self.fun, self.static_argnums, self.static_argnames, self.fastmath)
+        return global_name(self) or (Jitted, config)
 
 
 def _on_device(x: Any) -> bool:

@@ -35,6 +35,7 @@ if "numba.cuda" not in sys.modules and not _gpu_present():
 from test_jit import CASES  # noqa: E402
 
 import fnad  # noqa: E402
+from fnad.codegen.control import CONTROL  # noqa: E402
 from fnad.core.trace import bind  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -56,8 +57,7 @@ def _together(cases):
     def everything(*all_args):
         outs, k = [], 0
         for prim, args, params in cases:
-            out = bind(prim, *all_args[k : k + len(args)], **params)
-            outs += out if prim.multiple_results else [out]
+            outs.append(bind(prim, *all_args[k : k + len(args)], **params))
             k += len(args)
         return outs
 
@@ -67,8 +67,9 @@ def _together(cases):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_every_primitive_on_cuda_equals_interpreter(dtype):
     """Every registry case the CPU backend compiles, in one CUDA module (float64), and the
-    elementwise ones again in float32."""
-    cases = CASES if dtype == np.float64 else [c for c in CASES if c[0].elementwise]
+    elementwise ones again in float32. Control flow (loops on the host) is not on CUDA yet."""
+    cases = [c for c in CASES if c[0].name not in CONTROL]
+    cases = cases if dtype == np.float64 else [c for c in cases if c[0].elementwise]
     cases = [
         (p, tuple(a.astype(dtype) if a.dtype == np.float64 else a for a in args), k)
         for p, args, k in cases
@@ -77,8 +78,7 @@ def test_every_primitive_on_cuda_equals_interpreter(dtype):
     got = fnad.jit(everything, device="cuda")(*leaves)
     want = fnad.eval_graph(fnad.make_graph(everything)(*leaves), *leaves)
     tol = 1e-12 if dtype == np.float64 else 2e-6
-    names = [p.name for p, a, k in cases for _ in (p.impl(*a, **k) if p.multiple_results else [0])]
-    _check(got, want, tol, names)
+    _check(got, want, tol, [p.name for p, _, _ in cases])
 
 
 def _mlp_loss(params, x, y):

@@ -53,27 +53,37 @@ def test_every_primitive_compiled_equals_interpreter(dtype):
         for (prim, _, params), case in zip(cases, flat):
             xs = all_args[k : k + len(case)]
             k += len(case)
-            out = bind(prim, *xs, **params)
-            outs += out if prim.multiple_results else [out]
+            outs.append(bind(prim, *xs, **params))
         return outs
 
-    names = [p.name for p, a, k in cases for _ in (p.impl(*a, **k) if p.multiple_results else [0])]
     leaves = [a for case in flat for a in case]
     got = fnad.jit(everything)(*leaves)
     want = everything(*leaves)
     tol = 1e-12 if dtype == np.float64 else 2e-6
-    for name, g, w in zip(names, got, want, strict=True):
-        assert np.shape(g) == np.shape(w), name
-        assert np.asarray(g).dtype == np.asarray(w).dtype, name
-        np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=name)
+    for (prim, _, _), gs, ws in zip(cases, got, want):
+        gs, ws = (gs, ws) if prim.multiple_results else ((gs,), (ws,))
+        for g, w in zip(gs, ws, strict=True):
+            assert np.shape(g) == np.shape(w), prim.name
+            assert np.asarray(g).dtype == np.asarray(w).dtype, prim.name
+            np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=prim.name)
 
 
 @pytest.mark.slow
 def test_every_primitive_gradient_compiled_equals_interpreter():
     """Reverse mode through every differentiable case, compiled once (a minute of Numba)."""
-    cases = [c for c in CASES if not c[0].nondiff and any(is_float(a.dtype) for a in c[1])]
+    cases = [
+        c
+        for c in CASES
+        if not c[0].nondiff
+        and "first_order_only" not in c[0].tags
+        and any(is_float(a.dtype) for a in c[1])
+    ]
     rng = np.random.default_rng(2)
-    weights = [rng.normal(size=np.shape(p.impl(*a, **k))) for p, a, k in cases]
+
+    def flat(out, prim):
+        return np.concatenate([np.ravel(o) for o in out]) if prim.multiple_results else out
+
+    weights = [rng.normal(size=np.shape(flat(p.impl(*a, **k), p))) for p, a, k in cases]
 
     def loss(floats):
         total, k = 0.0, 0
@@ -83,7 +93,7 @@ def test_every_primitive_gradient_compiled_equals_interpreter():
                 if is_float(a.dtype):
                     full[i] = floats[k]
                     k += 1
-            total = total + np.sum(bind(prim, *full, **params) * w)
+            total = total + np.sum(flat(bind(prim, *full, **params), prim) * w)
         return total
 
     floats = [a for _, args, _ in cases for a in args if is_float(a.dtype)]

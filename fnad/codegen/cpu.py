@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fnad.codegen.control import CONTROL
 from fnad.codegen.einsum import emit_einsum
 from fnad.codegen.region import emit_region
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
@@ -75,6 +76,8 @@ class Emitter:
         self.const_names: list[str] = []
         self.dims: dict[int, str] = {}
         self.counter = 0
+        #: Extra indentation for statements inside loops and branches of control flow.
+        self.indent = 0
 
     def name(self, var: Var) -> str:
         got = self.names.get(id(var))
@@ -89,7 +92,7 @@ class Emitter:
         return f"{stem}{self.counter}"
 
     def emit(self, line: str, depth: int = 1) -> None:
-        self.lines.append("    " * depth + line)
+        self.lines.append("    " * (depth + self.indent) + line)
 
     def atom(self, atom: Atom) -> str:
         """An expression for a whole value: a name, a scalar literal or a constant argument."""
@@ -129,10 +132,21 @@ def scalar_literal(value: np.ndarray) -> str:
     return text if value.dtype in (np.float64, np.int64) else f"np.{value.dtype.name}({text})"
 
 
+def _holds_graph(value: object) -> bool:
+    return isinstance(value, Graph) or (
+        isinstance(value, tuple) and bool(value) and isinstance(value[0], Graph)
+    )
+
+
 def node_comment(node: Node, em: Emitter) -> str:
     outs = " ".join(em.name(v) for v in node.outs)
     # NOTE: shapes stay out of the source, so that a new size reuses compiled code.
-    shown = [k for k in sorted(node.params) if k not in ("region", "shape")]
+    # Sub-graphs are written out as code below the comment, not inside it.
+    shown = [
+        k
+        for k in sorted(node.params)
+        if k not in ("region", "shape") and not _holds_graph(node.params[k])
+    ]
     params = ", ".join(f"{k}={node.params[k]}" for k in shown)
     head = node.prim.name + (f"[{params}]" if params else "")
     args = " ".join(
@@ -186,6 +200,8 @@ def emit_node(node: Node, em: Emitter) -> None:
         emit_einsum(node, em)
     elif name in _SIMPLE:
         _SIMPLE[name](node, em)
+    elif name in CONTROL:
+        CONTROL[name](node, em)
     else:
         raise CodegenError(
             f"fnad.jit: the CPU backend cannot compile primitive '{name}' yet; run it "
