@@ -12,11 +12,13 @@ from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
+from fnad.custom import custom_jvp, custom_vjp, stop_gradient
 from fnad.device import default_device, device_get, device_put
 from fnad.export import export
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
+from fnad.rematerialize import Residual, checkpoint, remat, saved_residuals
 from fnad.serialize import GraphFormatError
 from fnad.transforms.jacobian import (
     elementwise_grad,
@@ -43,6 +45,7 @@ __all__ = [
     "Literal",
     "Node",
     "Primitive",
+    "Residual",
     "UnsupportedError",
     "Var",
     "cond",
@@ -50,6 +53,9 @@ __all__ = [
     "default_device",
     "device_get",
     "device_put",
+    "checkpoint",
+    "custom_jvp",
+    "custom_vjp",
     "disable_jit",
     "elementwise_grad",
     "eval_graph",
@@ -68,7 +74,10 @@ __all__ = [
     "nn",
     "numpy",
     "optim",
+    "remat",
+    "saved_residuals",
     "scan",
+    "stop_gradient",
     "switch",
     "testing",
     "tree",

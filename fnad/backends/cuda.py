@@ -97,7 +97,8 @@ def to_device(x: Any, what: str = "argument") -> Any:
                 "inputs must be C-contiguous (copy it first, e.g. x.copy() in CuPy)"
             )
         return array
-    return cuda().to_device(np.ascontiguousarray(x))
+    # NOTE: np.ascontiguousarray makes 0-d arrays 1-d; the reshape keeps the caller's shape.
+    return cuda().to_device(np.ascontiguousarray(x).reshape(np.shape(x)))
 
 
 def empty(shape: tuple[int, ...], dtype: Any) -> Any:

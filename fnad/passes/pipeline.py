@@ -9,6 +9,7 @@ from fnad.passes.cse import cse
 from fnad.passes.dce import dce
 from fnad.passes.fold import fold_constants
 from fnad.passes.fuse import fuse
+from fnad.passes.inline import drop_barriers, inline
 from fnad.passes.simplify import simplify
 
 Pass = Callable[[Graph], Graph]
@@ -31,13 +32,19 @@ def cleanup(graph: Graph, check: Pass | None = None) -> Graph:
 
 
 def optimize(graph: Graph, check: Pass | None = None, fusion: bool = True) -> Graph:
-    """Simplify, fold, CSE and DCE to a fixed point, then fuse elementwise regions.
-    The sub-graphs of control flow (loop bodies, branches) are optimized the same way.
+    """Inline call primitives; simplify, fold, CSE and DCE to a fixed point; drop
+    barriers; then fuse elementwise regions. The sub-graphs of control flow (loop bodies,
+    branches) are optimized the same way.
 
     ``check`` (e.g. ``fnad.verify``) runs after every pass; the tests pass it.
     """
+    graph = inline(graph)
+    if check is not None:
+        check(graph)
     graph = _inner(graph, lambda g: optimize(g, check, fusion))
     graph = cleanup(graph, check)
+    # NOTE: barriers go only after CSE, which they exist to stop (see passes/inline.py).
+    graph = drop_barriers(graph)
     if fusion:
         graph = fuse(graph)
         if check is not None:
