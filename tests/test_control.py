@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import fd_grad
 
 import fnad
 
 RNG = np.random.default_rng(7)
-
-
-def fd_grad(f, x, eps=1e-6):
-    x = np.asarray(x, dtype=float)
-    g = np.zeros_like(x)
-    for k in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[k] = eps
-        g[k] = (f(x + e) - f(x - e)) / (2 * eps)
-    return g
 
 
 def rnn_scan(w, xs):

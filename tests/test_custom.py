@@ -8,22 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import fd_grad
 
 import fnad
 import fnad.numpy as fnp
 
 RNG = np.random.default_rng(7)
-
-
-def fd_grad(f, x, eps=1e-6):
-    """Central-difference gradient of a scalar function of one array."""
-    x = np.asarray(x, dtype=float)
-    g = np.zeros_like(x)
-    for k in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[k] = eps
-        g[k] = (f(x + e) - f(x - e)) / (2 * eps)
-    return g
 
 
 # -- a custom_vjp with a correct rule, and one with a deliberately scaled rule ------------

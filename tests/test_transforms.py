@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import fd_jacobian
 
 import fnad
 from fnad.core.primitive import Primitive
@@ -13,19 +14,6 @@ from fnad.core.spec import ArraySpec
 from fnad.core.trace import bind
 
 RNG = np.random.default_rng(42)
-
-
-def fd_jacobian(f, x, eps=1e-6):
-    """Central-difference Jacobian of an array function, shaped ``out.shape + x.shape``."""
-    x = np.asarray(x, dtype=float)
-    out_shape = np.shape(f(x))
-    cols = []
-    for k in range(x.size):
-        e = np.zeros(x.size)
-        e[k] = eps
-        e = e.reshape(x.shape)
-        cols.append((np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * eps))
-    return np.moveaxis(np.array(cols), 0, -1).reshape(out_shape + x.shape)
 
 
 def program(x):
