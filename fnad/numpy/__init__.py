@@ -39,6 +39,7 @@ from numpy import (  # noqa: F401  (dtypes and constants, re-exported)
     zeros,  # noqa: F401
 )
 
+from fnad.numpy._complex import angle, conj, conjugate, imag, real
 from fnad.numpy._contract import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from fnad.numpy._core import (
     abs,
