@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fnad.codegen.einsum import emit_einsum
+from fnad.codegen.linalg import STACKED
 from fnad.codegen.region import emit_region
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
 from fnad.core.spec import ArraySpec
@@ -75,6 +76,8 @@ class Emitter:
         self.const_names: list[str] = []
         self.dims: dict[int, str] = {}
         self.counter = 0
+        #: Extra module-level helpers this function calls, by name (emitted sorted).
+        self.helpers: dict[str, str] = {}
 
     def name(self, var: Var) -> str:
         got = self.names.get(id(var))
@@ -170,6 +173,7 @@ def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> 
         "import numpy as np",
         "from numba import njit",
         HELPERS,
+        *(em.helpers[name] for name in sorted(em.helpers)),
         "",
         f"@njit({flags})",
         f"def {function}({signature}):",
@@ -186,6 +190,8 @@ def emit_node(node: Node, em: Emitter) -> None:
         emit_einsum(node, em)
     elif name in _SIMPLE:
         _SIMPLE[name](node, em)
+    elif name in STACKED:
+        STACKED[name](node, em)
     else:
         raise CodegenError(
             f"fnad.jit: the CPU backend cannot compile primitive '{name}' yet; run it "

@@ -157,3 +157,5 @@ from fnad.numpy._shape import (
 )
 
 install(dict(globals()))
+
+from fnad.numpy import linalg  # noqa: E402  (registers np.linalg.* for tracers)
