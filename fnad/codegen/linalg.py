@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from fnad.core.graph import Node
 
 
@@ -64,6 +66,27 @@ def _simple(helper: str) -> Callable[[Node, Emitter], None]:
     return lambda node, em: emit_stacked(node, em, helper)
 
 
+def _fft(node: Node, em: Emitter) -> None:
+    """The transformed axis is moved last and the others flattened into rows."""
+    (x,) = node.inputs
+    axis, nd = node.params["axis"], x.spec.ndim
+    perm = tuple(k for k in range(nd) if k != axis) + (axis,)
+    src = em.atom(x)
+    moved = src if perm == tuple(range(nd)) else f"np.transpose({src}, {perm})"
+    rows = " * ".join(f"{src}.shape[{k}]" for k in perm[:-1]) or "1"
+    tmp = em.fresh("f")
+    em.helpers["_fft_rows"] = _import_line("_fft_rows")
+    em.emit(
+        f"{tmp} = _fft_rows(np.ascontiguousarray({moved}).reshape(({rows}, {src}.shape[{axis}])), "
+        f"{node.params['inverse']})[0]"
+    )
+    dims = ", ".join(f"{src}.shape[{k}]" for k in perm)
+    back = tuple(int(i) for i in np.argsort(perm))
+    shaped = f"{tmp}.reshape(({dims},))"
+    out = shaped if back == tuple(range(nd)) else f"np.transpose({shaped}, {back})"
+    em.emit(f"{em.name(node.outs[0])} = {out}")
+
+
 STACKED: dict[str, Callable[[Node, Emitter], None]] = {
     "solve": _simple("_la_solve"),
     "cholesky": _simple("_la_cholesky"),
@@ -71,4 +94,5 @@ STACKED: dict[str, Callable[[Node, Emitter], None]] = {
     "eigh": _simple("_la_eigh"),
     "svd": _simple("_la_svd"),
     "qr": _simple("_la_qr"),
+    "fft": _fft,
 }

@@ -158,4 +158,4 @@ from fnad.numpy._shape import (
 
 install(dict(globals()))
 
-from fnad.numpy import linalg  # noqa: E402  (registers np.linalg.* for tracers)
+from fnad.numpy import fft, linalg  # noqa: E402  (register np.fft.*, np.linalg.* for tracers)

@@ -4,6 +4,7 @@ from fnad.ops import (
     complex,
     contract,
     elementwise,
+    fft,
     fused,
     indexing,
     linalg,
