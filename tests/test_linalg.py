@@ -78,6 +78,18 @@ CASES = {
         [well(3, 3) + 1j * RNG.normal(size=(3, 3)), RNG.normal(size=3) + 1j],
     ),
     "complex_det": (lambda a: np.linalg.det(a), [well(3, 3) + 1j * RNG.normal(size=(3, 3))]),
+    "multi_dot": (
+        lambda a, b, c: np.linalg.multi_dot([a, b, c]),
+        [RNG.normal(size=3), RNG.normal(size=(3, 4)), RNG.normal(size=(4, 2))],
+    ),
+    "trace_diagonal": (
+        lambda a: np.linalg.trace(a) + np.sum(np.linalg.diagonal(a), axis=-1),
+        [RNG.normal(size=(2, 3, 4))],
+    ),
+    "vecdot_outer": (
+        lambda a, b: np.linalg.outer(np.linalg.vecdot(a, b), a[0]),
+        [RNG.normal(size=(2, 3)) + 1j, RNG.normal(size=(2, 3)) - 2j],
+    ),
 }
 
 

@@ -17,7 +17,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fnad.core.trace import bind, with_location
-from fnad.numpy import _methods
+from fnad.numpy import _contract, _methods
+from fnad.numpy._complex import conj
+from fnad.numpy._contract import matmul, tensordot
 from fnad.numpy._core import broadcast_shapes, innermost, is_traced, operand, result_type, shape_of
 from fnad.numpy._norms import norm
 from fnad.ops import linalg as la
@@ -176,8 +178,10 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None
     ``rcond * max(s)`` are dropped (NumPy's default cutoff)."""
     if not is_traced(a):
         kwargs = {} if rtol is None else {"rtol": rtol}
-        return np.linalg.pinv(a, hermitian=hermitian, **kwargs) if rcond is None else (
-            np.linalg.pinv(a, rcond, hermitian)
+        return (
+            np.linalg.pinv(a, hermitian=hermitian, **kwargs)
+            if rcond is None
+            else (np.linalg.pinv(a, rcond, hermitian))
         )
     (a,) = _matrices("pinv", a, square=False)
     cut = rcond if rcond is not None else rtol
@@ -224,22 +228,65 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
     return norm(x, ord, axis=axis, keepdims=keepdims)
 
 
+def multi_dot(arrays: Any, *, out: Any = None) -> Any:
+    """``numpy.linalg.multi_dot``: left to right (1-d ends are vectors, as in NumPy)."""
+    if not is_traced(*arrays):
+        return np.linalg.multi_dot(arrays, out=out)
+    result = arrays[0]
+    for a in arrays[1:]:
+        result = matmul(result, a)
+    return result
+
+
+def outer(x1: Any, x2: Any, /) -> Any:
+    return np.linalg.outer(x1, x2) if not is_traced(x1, x2) else _contract.outer(x1, x2)
+
+
+def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
+    """``numpy.linalg.trace``: over the last two axes."""
+    if not is_traced(x) or offset or dtype is not None:
+        return np.linalg.trace(x, offset=offset, dtype=dtype)
+    return np.sum(diagonal(x), axis=-1)
+
+
+def diagonal(x: Any, /, *, offset: int = 0) -> Any:
+    """``numpy.linalg.diagonal``: of the last two axes."""
+    if not is_traced(x) or offset:
+        return np.linalg.diagonal(x, offset=offset)
+    k = min(x.shape[-2:])
+    return np.einsum("...ii->...i", x[..., :k, :k])
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """``numpy.linalg.vecdot``: ``sum(conj(x1) * x2)`` along ``axis``."""
+    if not is_traced(x1, x2):
+        return np.linalg.vecdot(x1, x2, axis=axis)
+    return np.sum(conj(x1) * x2, axis=axis)
+
+
 __all__ = [
     "LinAlgError",
     "cholesky",
     "det",
+    "diagonal",
     "eigh",
     "eigvalsh",
     "inv",
+    "matmul",
     "matrix_norm",
     "matrix_power",
+    "multi_dot",
     "norm",
+    "outer",
     "pinv",
     "qr",
     "slogdet",
     "solve",
     "svd",
     "svdvals",
+    "tensordot",
+    "trace",
+    "vecdot",
     "vector_norm",
 ]
 

@@ -38,10 +38,6 @@ def _square_gaps(s):
     return (1 - eye) / (sq[..., None, :] - sq[..., :, None] + eye)
 
 
-def _eye_like(x, n: int):
-    return np.broadcast_to(np.eye(n, dtype=x.dtype), (*x.shape[:-2], n, n))
-
-
 def _svd_jvp(ts, a, *, outs):
     u, s, vh = outs
     v, da = T(vh), ts[0]
