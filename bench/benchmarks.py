@@ -35,6 +35,9 @@ import numpy as np
 
 import fnad
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpu_bench
+
 os.environ["FNAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="fnad-bench-")
 PEERS = dict.fromkeys(("jax", "torch", "autograd", "autograd.numpy"))
 for _name in PEERS:
@@ -87,10 +90,10 @@ def build(title: str, cands: list, rtol: float, atol: float) -> tuple[dict, dict
     return impls, notes
 
 
-def fnad_jit(label: str, fun, args: tuple) -> tuple:
+def fnad_jit(label: str, fun, args: tuple, **options) -> tuple:
     """(label, ``fnad.jit(fun)`` on args); if it fails to compile, say why and run without jit."""
     try:
-        (jitted := fnad.jit(fun))(*args)
+        (jitted := fnad.jit(fun, **options))(*args)
         return label, lambda: jitted(*args)
     except Exception as exc:
         print(f"  fnad.jit FAILED, measuring fnad WITHOUT jit: {type(exc).__name__}: {exc}")
@@ -157,6 +160,7 @@ def elementwise(args, small: bool) -> None:
         jg, ag = jax and jax.jit(jax.grad(make_f(jnp))), autograd and autograd.grad(make_f(agnp))
         cands = [
             fnad_jit("fnad jit(grad)", fnad.grad(make_f(np)), (x,)),
+            fnad_jit("fnad jit(grad, precise=True)", fnad.grad(make_f(np)), (x,), precise=True),
             ("JAX jit(grad)", jax and (lambda x=x, jg=jg: np.asarray(jg(x)))),
             ("torch autograd.grad", torch and torch_grad),
             ("HIPS autograd.grad", autograd and (lambda x=x, ag=ag: ag(x))),
@@ -169,8 +173,58 @@ def elementwise(args, small: bool) -> None:
             impls["np.copy (memcpy reference)"] = lambda x=x: np.copy(x)
         times = measure(impls, 3 if args.quick else 7 if small else 5)
         table(times, notes)
-        peer, goal = ("JAX jit(grad)", 0.4) if small else ("numba hand-written loop", 1.2)
+        peer, goal = ("JAX jit(grad)", 0.4) if small else ("JAX jit(grad)", 0.25)
         target(f"{title[:2]} fnad / {peer}, {x.dtype}", times, None, peer, goal)
+        if not small:
+            target(f"W2 fnad / memcpy, {x.dtype}", times, None, "np.copy (memcpy reference)", 4)
+
+
+MATH = ("exp", "expm1", "exp2", "log", "log2", "log10", "log1p")
+MATH += ("sin", "cos", "tan", "sinh", "cosh", "tanh", "sqrt")
+
+
+def numba_math_loop(name: str):
+    """A plain Numba loop over ``math.<name>`` (libm, one element at a time)."""
+    fn = {"exp2": "2.0 ** x[i]"}.get(name, f"math.{name}(x[i])")
+    src = f"def loop(x, out):\n    for i in range(x.shape[0]):\n        out[i] = {fn}\n"
+    namespace = {"math": __import__("math")}
+    exec(src, namespace)
+    return numba.njit(nogil=True)(namespace["loop"])
+
+
+def math_table(args) -> None:
+    """M: elements per second of each function: fnad jit, NumPy, JAX, a Numba math.* loop."""
+    n = 1_000_000
+    for dtype in (np.float64, np.float32):
+        x = np.random.default_rng(0).uniform(0.1, 3.0, n).astype(dtype)
+        out = np.empty_like(x)
+        print(f"\nM throughput, {np.dtype(dtype)}[{n:_}], 1e9 elements/s (ratio to fnad)")
+        cols = ("fnad jit", "fnad precise", "NumPy", "JAX jit", "numba math.*", "memcpy")
+        print(f"  {'function':<10}" + "".join(f"{c:>22}" for c in cols))
+        copy = measure({"memcpy": partial(np.copyto, out, x)}, 3)["memcpy"]
+        for name in MATH:
+            f = getattr(np, name)
+            impls = {"fnad jit": fnad.jit(f), "fnad precise": fnad.jit(f, precise=True)}
+            impls["NumPy"] = partial(f, x, out=out)
+            if jax:
+                jf = jax.jit(getattr(jnp, name))
+                impls["JAX jit"] = lambda jf=jf, x=x: jf(x).block_until_ready()
+            loop = numba_math_loop(name)
+            impls["numba math.*"] = partial(loop, x, out)
+            impls = {k: (partial(v, x) if k.startswith("fnad") else v) for k, v in impls.items()}
+            np.testing.assert_allclose(impls["fnad jit"](), f(x), rtol=4 * np.finfo(dtype).eps)
+            times = measure(impls, 3 if args.quick else 5, target=0.1)
+            times["memcpy"] = copy
+            ref = np.array(times["fnad jit"])
+            row = [
+                f"{n / np.median(times[c]) / 1e9:7.2f} ({np.median(ref / times[c]):5.2f}x)"
+                if c in times
+                else "not installed"
+                for c in cols
+            ]
+            print(f"  {name:<10}" + "".join(f"{r:>22}" for r in row))
+            if name != "sqrt":
+                target(f"M fnad / NumPy {name}, {np.dtype(dtype)}", times, None, "NumPy", 1.0)
 
 
 def mlp_loss(p, x, y, m=np):
@@ -352,6 +406,76 @@ def w6(args) -> None:
         print("  " + "".join(f"{c:>15}" for c in row))
 
 
+def fori_chain(n: int):
+    """W8: W6's chain as a loop: x = sin(x) * 0.9 + x * 0.1, n times, then sum."""
+    return lambda x: np.sum(fnad.fori_loop(0, n, lambda i, v: np.sin(v) * 0.9 + v * 0.1, x))
+
+
+@numba.njit(nogil=True)
+def numba_chain_grad(x, n):
+    tape = np.empty((n, x.shape[0]))
+    for k in range(n):
+        tape[k] = x
+        x = np.sin(x) * 0.9 + x * 0.1
+    g = np.ones_like(x)
+    for k in range(n - 1, -1, -1):
+        g = g * (np.cos(tape[k]) * 0.9 + 0.1)
+    return g
+
+
+def w8(args) -> None:
+    """W8: W6 with fori_loop: compile time flat in N; per call vs a hand-written loop."""
+    x = np.linspace(0.0, 1.0, 100)
+    for n in (10, 100_000):
+        t0 = time.perf_counter()
+        jitted = fnad.jit(fnad.grad(fori_chain(n)))
+        jitted(x)
+        first = time.perf_counter() - t0
+        print(
+            f"\nW8 fori_loop chain, N={n:_}, float64[100]: first call (trace+compile) {fmt(first)}"
+        )
+        numba_chain_grad(x, n)
+        cands = [
+            ("fnad jit(grad) of fori_loop", lambda j=jitted: j(x)),
+            ("numba hand-written loop + tape", lambda n=n: numba_chain_grad(x, n)),
+        ]
+        impls, notes = build(f"W8 N={n:_}", cands, 1e-10, 1e-12)
+        times = measure(impls, 3 if args.quick else 5)
+        table(times, notes)
+        target(f"W8 N={n:_} fnad / numba loop", times, None, "numba hand-written loop + tape", 2)
+        SUMMARY.append((f"W8 N={n:_} first call (s)", first, "flat in N", "-"))
+
+
+def rnn_loss(w, u, xs, m=np, scan=None):
+    """W9: a tanh RNN over a sequence, squared-activation loss."""
+
+    def step(h, x):
+        h = m.tanh(h @ w + x @ u)
+        return h, m.sum(h * h)
+
+    h, ys = scan(step, m.zeros((xs.shape[1], w.shape[0])), xs)
+    return m.sum(ys) / xs.shape[0]
+
+
+def w9(args) -> None:
+    """W9: scan-based RNN, hidden 128, sequence 100, batch 32: loss and gradient."""
+    rng = np.random.default_rng(0)
+    w, u = rng.normal(size=(128, 128)) * 0.05, rng.normal(size=(16, 128)) * 0.1
+    xs = rng.normal(size=(100, 32, 16))
+    f = fnad.value_and_grad(partial(rnn_loss, scan=fnad.scan), argnums=(0, 1))
+    jf = jax and jax.jit(
+        jax.value_and_grad(partial(rnn_loss, m=jnp, scan=jax.lax.scan), argnums=(0, 1))
+    )
+    cands = [
+        fnad_jit("fnad jit(value_and_grad) of scan", f, (w, u, xs)),
+        ("JAX jit(value_and_grad) of lax.scan", jax and (lambda: jf(w, u, xs))),
+    ]
+    impls, notes = build("W9 RNN scan, hidden 128, seq 100, batch 32", cands, 1e-9, 1e-12)
+    times = measure(impls, 3 if args.quick else 5)
+    table(times, notes)
+    target("W9 RNN fnad / JAX lax.scan", times, None, "JAX jit(value_and_grad) of lax.scan", 1.5)
+
+
 def h_scalar(x, m=np):
     """W5: a scalar function of a scalar."""
     return m.sin(x) * m.exp(x) / (1 + x**2)
@@ -442,6 +566,7 @@ def w7(args) -> None:
     w, xs = rng.normal(size=100) * 0.1, rng.normal(size=(1024, 100))
     ts = (rng.uniform(size=1024) > 0.5).astype(np.float64)
     jv = jax and jax.jit(jax.vmap(jax.grad(partial(logistic_loss, m=jnp)), in_axes=(None, 0, 0)))
+
     def torch_loss(w, x, t):
         z = x @ w
         return torch.nn.functional.softplus(z) - t * z
@@ -485,13 +610,15 @@ def machine() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7", help="comma-separated workloads")
+    default = "W1,W2,W3,W4,W5,W6,W7,W8,W9,M,GPU"
+    parser.add_argument("--only", default=default, help="comma-separated workloads")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and start-up runs")
     parser.add_argument("--full", action="store_true", help="also compile the N=5000 chain")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     workloads = {"W1": partial(elementwise, small=True), "W2": partial(elementwise, small=False)}
-    workloads.update(W3=w3, W4=w4, W5=w5, W6=w6, W7=w7)
+    workloads.update(W3=w3, W4=w4, W5=w5, W6=w6, W7=w7, W8=w8, W9=w9, M=math_table)
+    workloads["GPU"] = lambda args: gpu_bench.run(args.quick, mlp_step, mlp_data)
     chosen = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     if unknown := [w for w in chosen if w not in workloads]:
         parser.error(f"unknown workloads {unknown}; choose from {', '.join(workloads)}")

@@ -5,15 +5,21 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import cuda, nn, numpy, ops, optim, testing, tree, viz  # noqa: F401  (numpy: protocols)
+from fnad.control import cond, fori_loop, scan, switch, while_loop
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import ConcretizationError, LeakedTracerError, eval_graph
 from fnad.core.verify import GraphError, verify
+from fnad.custom import custom_jvp, custom_vjp, stop_gradient
+from fnad.device import default_device, device_get, device_put
+from fnad.export import export
 from fnad.jit import disable_jit, jit
 from fnad.make_graph import make_graph
 from fnad.numpy import UnsupportedError
+from fnad.rematerialize import Residual, checkpoint, remat, saved_residuals
+from fnad.serialize import GraphFormatError
 from fnad.transforms.jacobian import (
     elementwise_grad,
     hessian,
@@ -34,15 +40,27 @@ __all__ = [
     "ConcretizationError",
     "Graph",
     "GraphError",
+    "GraphFormatError",
     "LeakedTracerError",
     "Literal",
     "Node",
     "Primitive",
+    "Residual",
     "UnsupportedError",
     "Var",
+    "cond",
+    "cuda",
+    "default_device",
+    "device_get",
+    "device_put",
+    "checkpoint",
+    "custom_jvp",
+    "custom_vjp",
     "disable_jit",
     "elementwise_grad",
     "eval_graph",
+    "export",
+    "fori_loop",
     "grad",
     "hessian",
     "jacfwd",
@@ -53,11 +71,21 @@ __all__ = [
     "jvp_graph",
     "linearize",
     "make_graph",
+    "nn",
     "numpy",
+    "optim",
+    "remat",
+    "saved_residuals",
+    "scan",
+    "stop_gradient",
+    "switch",
+    "testing",
     "tree",
     "value_and_grad",
+    "viz",
     "verify",
     "vjp",
     "vjp_graph",
     "vmap",
+    "while_loop",
 ]

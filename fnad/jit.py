@@ -24,8 +24,9 @@ from fnad.codegen.cpu import Generated, generate
 from fnad.core.graph import Graph
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import Tracer, eval_graph, trace_graph
+from fnad.device import check_device, current_device
 from fnad.passes import optimize
-from fnad.transforms.common import describe_arg
+from fnad.transforms.common import describe_arg, global_name
 from fnad.tree import PyTreeDef, tree_flatten, tree_structure, tree_unflatten
 
 log = logging.getLogger("fnad.jit")
@@ -58,6 +59,7 @@ class Lowered:
     graph: Graph
     generated: Generated
     out_tree: PyTreeDef
+    device: str = "cpu"
 
     @property
     def source(self) -> str:
@@ -65,6 +67,10 @@ class Lowered:
 
     def compile(self) -> Compiled:
         fn = cache.load(self.generated.source, self.generated.function)
+        if self.device == "cuda":
+            from fnad.backends.cuda import CudaCompiled
+
+            return CudaCompiled(fn, self.generated.consts, self.graph.out_specs, self.out_tree)
         return Compiled(fn, self.generated.consts, self.graph.out_specs, self.out_tree)
 
 
@@ -116,9 +122,14 @@ class Jitted:
         static_argnums: Sequence[int],
         static_argnames: Sequence[str],
         fastmath: bool,
+        device: str | None = None,
+        precise: bool = False,
     ) -> None:
         self.fun = fun
         self.fastmath = fastmath
+        self.precise = precise
+        #: None follows fnad.default_device at each call.
+        self.device = None if device is None else check_device(device)
         names = _positional_names(fun)
         self.static_argnums = tuple(sorted(set(static_argnums)))
         #: Positions of static_argnames, static when the value is passed positionally.
@@ -131,6 +142,8 @@ class Jitted:
         self._lowered: dict[Any, Lowered] = {}
         self._last_key: Any = None
         functools.update_wrapper(self, fun)
+        if not hasattr(self, "__name__"):  # callable objects and partials have none
+            self.__name__ = type(fun).__name__
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # NOTE: the fast path: plain ndarray (or Python float) arguments of a known signature.
@@ -139,7 +152,7 @@ class Jitted:
                 plan = self._fast.get(_fast_key(args))
             except AttributeError:
                 plan = None
-            if plan is not None and not _DISABLED[0]:
+            if plan is not None and not _DISABLED[0] and (self.device or current_device()) == "cpu":
                 return plan(*args)
         return self._call(args, kwargs)
 
@@ -147,6 +160,8 @@ class Jitted:
         if _DISABLED[0]:
             return self.fun(*args, **kwargs)
         leaves, key = self._signature(args, kwargs)
+        device = self.device or current_device()
+        key = (*key, device)
         if any(isinstance(x, Tracer) for x in leaves):
             lowered = self._lower(key, args, kwargs)
             outs = eval_graph(lowered.traced, *leaves)
@@ -162,6 +177,8 @@ class Jitted:
                     log.warning("fnad.jit: compiled %s (%s)", self.__name__, self._reason(key))
             self._plans[key] = plan
             self._last_key = key
+        if device == "cuda":
+            return plan(*leaves)
         if (
             not kwargs
             and not self._static_positions(len(args))
@@ -175,7 +192,7 @@ class Jitted:
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """Trace and optimize for these arguments; ``.graph``, ``.source``, ``.compile()``."""
         _, key = self._signature(args, kwargs)
-        return self._lower(key, args, kwargs)
+        return self._lower((*key, self.device or current_device()), args, kwargs)
 
     def _signature(self, args: tuple, kwargs: dict) -> tuple[list, Any]:
         """The flat dynamic leaves and the cache key of this call."""
@@ -204,6 +221,8 @@ class Jitted:
     def _leaf_spec(self, x: Any, n: int) -> tuple:
         if isinstance(x, Tracer):
             return (x.shape, x.dtype)
+        if _on_device(x):
+            return _device_spec(x)
         try:
             arr = x if isinstance(x, np.ndarray) else np.asarray(x)
         except Exception:
@@ -226,7 +245,7 @@ class Jitted:
         if lowered is not None:
             return lowered
         self.trace_count += 1
-        tree, specs_key, _, _ = key
+        tree, specs_key, _, _, device = key
         specs = [ArraySpec(s, d) for s, d in specs_key]
         out_tree_box: list[PyTreeDef] = []
 
@@ -242,8 +261,14 @@ class Jitted:
 
         traced = trace_graph(run, specs)
         graph = optimize(traced)
-        generated = generate(graph, _function_name(self.__name__), self.fastmath)
-        lowered = Lowered(traced, graph, generated, out_tree_box[0])
+        if device == "cuda":
+            from fnad.backends import cuda
+
+            cuda.require()
+            generated = cuda.generate(graph, _function_name(self.__name__))
+        else:
+            generated = generate(graph, _function_name(self.__name__), self.fastmath, self.precise)
+        lowered = Lowered(traced, graph, generated, out_tree_box[0], device)
         self._lowered[key] = lowered
         return lowered
 
@@ -251,6 +276,8 @@ class Jitted:
         old = self._last_key
         if old is None:
             return "first call"
+        if old[-1] != key[-1]:
+            return f"new device {key[-1]}"
         if old[0] != key[0]:
             return f"new argument structure {key[0]}"
         for n, ((s0, d0), (s1, d1)) in enumerate(zip(old[1], key[1])):
@@ -269,6 +296,25 @@ class Jitted:
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self, obj)
+
+    def __reduce__(self) -> str | tuple:
+        # NOTE: pickles the configuration, not the compiled code: a new process traces
+        # again and finds the machine code in the disk cache.
+        config = (self.fun, self.static_argnums, self.static_argnames, self.fastmath)
+        return global_name(self) or (Jitted, config)
+
+
+def _on_device(x: Any) -> bool:
+    """A GPU array (``__cuda_array_interface__``, or the CUDA simulator's arrays)."""
+    return hasattr(x, "__cuda_array_interface__") or type(x).__name__ == "FakeCUDAArray"
+
+
+def _device_spec(x: Any) -> tuple:
+    """(shape, dtype) of a device array, from its interface (PyTorch dtypes are not NumPy's)."""
+    interface = getattr(x, "__cuda_array_interface__", None)
+    if interface is None:
+        return (tuple(x.shape), np.dtype(x.dtype))
+    return (tuple(interface["shape"]), np.dtype(interface["typestr"]))
 
 
 def _positional_names(fun: Callable) -> list[str]:
@@ -300,8 +346,17 @@ def jit(
     static_argnums: int | Sequence[int] = (),
     static_argnames: str | Sequence[str] = (),
     fastmath: bool = False,
+    device: str | None = None,
+    precise: bool = False,
 ):
     """Compile ``fun`` with Numba, per call signature. Usable as ``@jit`` or ``@jit(...)``.
+
+    ``device="cuda"`` compiles CUDA kernels and returns device arrays (see docs/gpu.md);
+    by default the device is ``fnad.default_device``'s (``"cpu"`` unless set).
+
+    ``precise=True`` computes exp, log, sin and the other transcendental functions with libm
+    (bit-for-bit NumPy's float64 results, one element at a time); the default uses fnad's
+    vectorizable versions, within 2 ulp of NumPy and several times faster (docs/math.md).
 
     >>> import fnad, numpy as np
     >>> f = fnad.jit(fnad.grad(lambda x: np.sum(np.sin(x))))
@@ -311,5 +366,5 @@ def jit(
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     if fun is None:
-        return lambda f: Jitted(f, nums, names, fastmath)
-    return Jitted(fun, nums, names, fastmath)
+        return lambda f: Jitted(f, nums, names, fastmath, device, precise)
+    return Jitted(fun, nums, names, fastmath, device, precise)

@@ -11,6 +11,7 @@ one warning. One of fnad's three pieces of global state.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -41,8 +42,17 @@ def environment_key() -> str:
         sys.version,
         platform.machine(),
         binding.get_host_cpu_name(),
+        _math_digest(),
     )
     return "|".join(parts)
+
+
+@functools.cache
+def _math_digest() -> str:
+    """A digest of the fnad.codegen modules whose functions generated kernels inline."""
+    codegen = Path(_FNAD_DIR) / "codegen"
+    text = b"".join((codegen / name).read_bytes() for name in ("vmath.py", "vtrig.py", "memory.py"))
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def cache_dir() -> Path | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fnad.codegen.control import CONTROL
 from fnad.codegen.einsum import emit_einsum
 from fnad.codegen.linalg import STACKED
 from fnad.codegen.region import emit_region
@@ -22,6 +23,7 @@ from fnad.core.spec import ArraySpec
 from fnad.ops.indexing import IndexSpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
+_RESERVED |= {"vmath", "vtrig", "memory"}
 
 HELPERS = """
 @njit(cache=True, inline="always")
@@ -69,13 +71,19 @@ class Generated:
 class Emitter:
     """Names, constants, known dimensions and the lines of one generated function."""
 
-    def __init__(self) -> None:
+    def __init__(self, precise: bool = False) -> None:
         self.lines: list[str] = []
+        #: libm for every function (``jit(precise=True)``) rather than fnad.codegen.vmath.
+        self.precise = precise
+        #: The fnad.codegen modules of vectorizable functions the source uses.
+        self.modules: set[str] = set()
         self.names: dict[int, str] = {}
         self.consts: list[np.ndarray] = []
         self.const_names: list[str] = []
         self.dims: dict[int, str] = {}
         self.counter = 0
+        #: Extra indentation for statements inside loops and branches of control flow.
+        self.indent = 0
         #: Extra module-level helpers this function calls, by name (emitted sorted).
         self.helpers: dict[str, str] = {}
 
@@ -92,7 +100,7 @@ class Emitter:
         return f"{stem}{self.counter}"
 
     def emit(self, line: str, depth: int = 1) -> None:
-        self.lines.append("    " * depth + line)
+        self.lines.append("    " * (depth + self.indent) + line)
 
     def atom(self, atom: Atom) -> str:
         """An expression for a whole value: a name, a scalar literal or a constant argument."""
@@ -132,10 +140,21 @@ def scalar_literal(value: np.ndarray) -> str:
     return text if value.dtype in (np.float64, np.int64) else f"np.{value.dtype.name}({text})"
 
 
+def _holds_graph(value: object) -> bool:
+    return isinstance(value, Graph) or (
+        isinstance(value, tuple) and bool(value) and isinstance(value[0], Graph)
+    )
+
+
 def node_comment(node: Node, em: Emitter) -> str:
     outs = " ".join(em.name(v) for v in node.outs)
     # NOTE: shapes stay out of the source, so that a new size reuses compiled code.
-    shown = [k for k in sorted(node.params) if k not in ("region", "shape")]
+    # Sub-graphs are written out as code below the comment, not inside it.
+    shown = [
+        k
+        for k in sorted(node.params)
+        if k not in ("region", "shape") and not _holds_graph(node.params[k])
+    ]
     params = ", ".join(f"{k}={node.params[k]}" for k in shown)
     head = node.prim.name + (f"[{params}]" if params else "")
     args = " ".join(
@@ -144,9 +163,11 @@ def node_comment(node: Node, em: Emitter) -> str:
     return f"# {outs} = {head} {args}".rstrip()
 
 
-def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> Generated:
+def generate(
+    graph: Graph, function: str = "kernel", fastmath: bool = False, precise: bool = False
+) -> Generated:
     """Python source of a module whose ``function`` computes ``graph``."""
-    em = Emitter()
+    em = Emitter(precise)
     params = [em.name(v) for v in graph.inputs]
     for v in graph.inputs:
         if v.spec.ndim:
@@ -172,6 +193,7 @@ def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> 
         "",
         "import numpy as np",
         "from numba import njit",
+        *_math_imports(em.modules),
         HELPERS,
         *(em.helpers[name] for name in sorted(em.helpers)),
         "",
@@ -179,6 +201,12 @@ def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> 
         f"def {function}({signature}):",
     ]
     return Generated("\n".join(header + em.lines) + "\n", function, tuple(em.consts))
+
+
+def _math_imports(modules: set[str]) -> list[str]:
+    # NOTE: the cache key includes these modules' source (backends/cache.py), because
+    # Numba's cache checks only the generated file and would keep stale inlined code.
+    return [f"from fnad.codegen import {module}" for module in sorted(modules)]
 
 
 def emit_node(node: Node, em: Emitter) -> None:
@@ -190,6 +218,8 @@ def emit_node(node: Node, em: Emitter) -> None:
         emit_einsum(node, em)
     elif name in _SIMPLE:
         _SIMPLE[name](node, em)
+    elif name in CONTROL:
+        CONTROL[name](node, em)
     elif name in STACKED:
         STACKED[name](node, em)
     else:

@@ -24,6 +24,14 @@ _CMATH = re.compile(
     r"\bmath\.(exp|log|log10|sqrt|sin|cos|tan|asin|acos|atan|sinh|cosh|tanh|asinh|acosh|atanh)\("
 )
 _TEMPLATES = {"maximum": "_maximum({x}, {y})", "minimum": "_minimum({x}, {y})"}
+VECTOR_MATH = {
+    **dict.fromkeys(("exp", "expm1", "exp2", "log", "log2", "log10", "log1p"), "vmath"),
+    **dict.fromkeys(("sin", "cos", "tan", "sinh", "cosh", "tanh"), "vtrig"),
+}
+"""Primitives whose float32/float64 scalar code is a vectorizable function of fnad.codegen
+(``vmath.exp_f64`` ...) unless the user asks for libm (``jit(..., precise=True)``)."""
+_TRIG = ("sin", "cos", "tan")
+_SUFFIX = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}
 
 
 def _identity(name: str, dtype: np.dtype) -> np.ndarray:
@@ -84,8 +92,21 @@ def _broadcast_read(node: Node, local: dict, idx: list[str], em: Emitter) -> str
     return f"{em.atom(src)}[{', '.join(sub)}]"
 
 
-def _scalar_expr(node: Node, args: list[str]) -> str:
+def _vector_math(node: Node, em: Emitter) -> str | None:
+    """The vectorizable function computing ``node``, when there is one and it is wanted."""
+    module = VECTOR_MATH.get(node.prim.name)
+    suffix = _SUFFIX.get(node.outs[0].spec.dtype)
+    if em.precise or module is None or suffix is None:
+        return None
+    em.modules.add(module)
+    return f"{module}.{node.prim.name}_{suffix}"
+
+
+def _scalar_expr(node: Node, args: list[str], em: Emitter) -> str:
     name = node.prim.name
+    vector = _vector_math(node, em)
+    if vector is not None:
+        return f"{vector}({args[0]})"
     if name == "convert":
         dtype = node.params["dtype"]
         return f"({args[0]} != 0)" if dtype == np.bool_ else f"np.{dtype.name}({args[0]})"
@@ -106,6 +127,23 @@ def _scalar_expr(node: Node, args: list[str]) -> str:
 
 def emit_region(fused: Node, em: Emitter) -> None:
     region = fused.params["region"]
+    trig = [n for n in region.nodes if n.prim.name in _TRIG and _vector_math(n, em)]
+    if not trig:
+        _emit_loops(region, em, None)
+        return
+    # NOTE: the vectorized reduction of sin/cos/tan is exact up to vtrig.HUGE only. The loop
+    # ORs a flag (which vectorizes) and, if an argument was beyond, the region runs again
+    # with libm: the common path never holds a call.
+    flag = em.fresh("huge")
+    em.emit(f"{flag} = 0")
+    _emit_loops(region, em, flag)
+    em.emit(f"if {flag}:  # an argument of sin/cos/tan beyond vtrig.HUGE: use libm")
+    em.indent, em.precise = em.indent + 1, True
+    _emit_loops(region, em, None)
+    em.indent, em.precise = em.indent - 1, False
+
+
+def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     shape = _loop_shape(region)
     depth = len(shape)
     idx = [f"i{k}" for k in range(depth)]
@@ -125,12 +163,20 @@ def emit_region(fused: Node, em: Emitter) -> None:
                 else f"{em.name(out)} = {value}"
             )
         elif out in outputs and depth:
-            em.emit(f"{em.name(out)} = np.empty({em.shape(shape)}, np.{out.spec.dtype.name})")
+            em.modules.add("memory")
+            empty = f"np.empty({em.shape(shape)}, np.{out.spec.dtype.name})"
+            em.emit(f"{em.name(out)} = memory.advise({empty})")
     for k in range(depth):
         em.emit(f"for i{k} in range(n{k}):", k + 1)
     local: dict[Var, str] = {}
+    guarded: set[str] = set()
     for node in region.nodes:
         _emit_body(node, local, idx, outputs, em, depth + 1)
+        if flag and node.prim.name in _TRIG:
+            arg = _read(node.inputs[0], local, idx, em)
+            if arg not in guarded:
+                guarded.add(arg)
+                em.emit(f"{flag} |= vtrig.trig_huge({arg})", depth + 1)
 
 
 def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:
@@ -146,7 +192,7 @@ def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None
     if name == "broadcast_to":
         expr = _broadcast_read(node, local, idx, em)
     else:
-        expr = _scalar_expr(node, [_read(a, local, idx, em) for a in node.inputs])
+        expr = _scalar_expr(node, [_read(a, local, idx, em) for a in node.inputs], em)
         if "cmath." in expr:
             em.helpers["cmath"] = "import cmath"
     stored = out in outputs and idx

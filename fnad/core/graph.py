@@ -96,6 +96,25 @@ class Graph:
         """A stable digest of the graph's structure, params and constants (hex sha256)."""
         return hashlib.sha256(str(self).encode()).hexdigest()
 
+    def to_json(self, indent: int | None = None) -> str:
+        """The graph as JSON text (see ``fnad.serialize``); ``Graph.from_json`` reads it."""
+        from fnad.serialize import to_json
+
+        return to_json(self, indent)
+
+    @staticmethod
+    def from_json(text: str | bytes) -> Graph:
+        """A graph from ``to_json`` text. Never evaluates code from the file."""
+        from fnad.serialize import from_json
+
+        return from_json(text)
+
+    def to_dot(self, max_nodes: int = 200) -> str:
+        """Graphviz DOT text of the graph (see ``fnad.viz``)."""
+        from fnad.viz import to_dot
+
+        return to_dot(self, max_nodes=max_nodes)
+
 
 class _Namer:
     """Assigns a, b, ..., z, ba, bb, ... to variables in the order they are first seen."""

@@ -71,7 +71,10 @@ class Primitive:
         """The named rule, or a clear error when this primitive lacks it."""
         fn = getattr(self, kind)
         if fn is None:
-            raise NotImplementedError(f"fnad: primitive '{self.name}' has no {kind} rule")
+            why = self.tags.get("first_order_only")
+            raise NotImplementedError(
+                f"fnad: primitive '{self.name}' has no {kind} rule" + (f" ({why})" if why else "")
+            )
         return fn
 
 

@@ -18,9 +18,10 @@ Two kinds of builder (DESIGN.md, "two kinds of graph"):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,8 @@ _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 
 #: Active builders, innermost last. One of fnad's three pieces of global state.
 _STACK: list[Builder] = []
+#: The hint recorded variables get now, innermost last (``var_hint``; part of the stack).
+_HINTS: list[str] = [""]
 
 
 class ConcretizationError(TypeError):
@@ -42,6 +45,17 @@ class ConcretizationError(TypeError):
 
 class LeakedTracerError(RuntimeError):
     """A tracer was used after the transform that created it had finished."""
+
+
+@contextlib.contextmanager
+def var_hint(hint: str) -> Iterator[None]:
+    """Variables recorded inside the block get ``hint``: the backward pass marks its own
+    this way, so pictures of a gradient graph can tell it from the forward part."""
+    _HINTS.append(hint)
+    try:
+        yield
+    finally:
+        _HINTS.pop()
 
 
 def user_location() -> str:
@@ -205,7 +219,7 @@ class Builder:
         except (TypeError, ValueError, IndexError) as exc:
             raise with_location(exc) from None
         specs = specs if prim.multiple_results else (specs,)
-        outs = tuple(Var(s) for s in specs)
+        outs = tuple(Var(s, _HINTS[-1]) for s in specs)
         self.nodes.append(Node(prim, atoms, params, outs))
         if self.concrete:
             in_vals = [self.vals[a] if isinstance(a, Var) else a.value for a in atoms]

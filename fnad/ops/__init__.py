@@ -1,8 +1,10 @@
 """Primitive declarations, one file per family. Importing this package fills the registry."""
 
-from fnad.ops import (
+from fnad.ops import (  # noqa: F401
     complex,
     contract,
+    control,
+    custom,
     elementwise,
     fft,
     fused,
@@ -11,4 +13,4 @@ from fnad.ops import (
     linalg_decomp,
     reduce,
     shape,
-)  # noqa: F401
+)

@@ -53,7 +53,7 @@ def split_broadcasts(graph: Graph) -> Graph:
             for a in node.inputs:
                 source = made.get(a) if isinstance(a, Var) else None
                 if source is not None:
-                    copy = Node(source.prim, source.inputs, source.params, (Var(a.spec),))
+                    copy = Node(source.prim, source.inputs, source.params, (Var(a.spec, a.hint),))
                     nodes.append(copy)
                     a = copy.outs[0]
                 inputs.append(a)

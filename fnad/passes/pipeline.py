@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fnad.core.graph import Graph
+from fnad.core.graph import Graph, Node
 from fnad.passes.cse import cse
 from fnad.passes.dce import dce
 from fnad.passes.fold import fold_constants
 from fnad.passes.fuse import fuse
+from fnad.passes.inline import drop_barriers, inline
 from fnad.passes.simplify import simplify
 
 Pass = Callable[[Graph], Graph]
@@ -31,13 +32,38 @@ def cleanup(graph: Graph, check: Pass | None = None) -> Graph:
 
 
 def optimize(graph: Graph, check: Pass | None = None, fusion: bool = True) -> Graph:
-    """Simplify, fold, CSE and DCE to a fixed point, then fuse elementwise regions.
+    """Inline call primitives; simplify, fold, CSE and DCE to a fixed point; drop
+    barriers; then fuse elementwise regions. The sub-graphs of control flow (loop bodies,
+    branches) are optimized the same way.
 
     ``check`` (e.g. ``fnad.verify``) runs after every pass; the tests pass it.
     """
+    graph = inline(graph)
+    if check is not None:
+        check(graph)
+    graph = _inner(graph, lambda g: optimize(g, check, fusion))
     graph = cleanup(graph, check)
+    # NOTE: barriers go only after CSE, which they exist to stop (see passes/inline.py).
+    graph = drop_barriers(graph)
     if fusion:
         graph = fuse(graph)
         if check is not None:
             check(graph)
     return graph
+
+
+def _inner(graph: Graph, fn: Pass) -> Graph:
+    """``graph`` with ``fn`` applied to the sub-graphs its nodes hold (not fused regions)."""
+    nodes, changed = [], False
+    for node in graph.nodes:
+        params = dict(node.params)
+        if node.prim.name != "fused":
+            for key, value in node.params.items():
+                if isinstance(value, Graph):
+                    params[key] = fn(value)
+                elif isinstance(value, tuple) and value and isinstance(value[0], Graph):
+                    params[key] = tuple(fn(g) for g in value)
+        if any(params[k] is not node.params[k] for k in params):
+            node, changed = Node(node.prim, node.inputs, params, node.outs), True
+        nodes.append(node)
+    return Graph(graph.inputs, tuple(nodes), graph.outputs) if changed else graph

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,15 @@ def arg_names(f: Callable) -> list[str]:
 def describe_arg(f: Callable, argnum: int) -> str:
     names = arg_names(f)
     return f"argument {argnum} ('{names[argnum]}')" if argnum < len(names) else f"argument {argnum}"
+
+
+def global_name(obj: Any) -> str | None:
+    """``obj``'s qualified name when its module holds ``obj`` itself under that name (a
+    function decorated with ``@jit`` or ``@grad``), so that pickle can store it by name."""
+    target: Any = sys.modules.get(getattr(obj, "__module__", None) or "")
+    for part in getattr(obj, "__qualname__", "<none>").split("."):
+        target = getattr(target, part, None)
+    return obj.__qualname__ if target is obj else None
 
 
 def normalize_argnums(argnums: int | Sequence[int], nargs: int, fname: str) -> tuple[int, ...]:

@@ -14,14 +14,18 @@ import numpy as np
 
 from fnad.core.graph import Graph, Node, Var
 from fnad.core.spec import is_float
-from fnad.core.trace import eval_env, read, to_spec, trace_graph
+from fnad.core.trace import eval_env, read, to_spec, trace_graph, var_hint
 from fnad.transforms.common import (
     check_differentiable,
+    global_name,
     normalize_argnums,
     to_user,
     trace_concrete,
 )
 from fnad.tree import tree_flatten, tree_unflatten
+
+#: The hint of variables recorded by the backward pass (``fnad.viz`` draws them apart).
+BACKWARD_HINT = "ct"
 
 
 def active_vars(graph: Graph, wrt: Sequence[bool]) -> set[Var]:
@@ -62,14 +66,15 @@ def backward_pass(
     for out, ct in zip(graph.outputs, cts):
         if isinstance(out, Var):
             accumulate(out, ct, None)
-    for node in reversed(graph.nodes):
-        cts_out = [ct_env.pop(v, None) for v in node.outs]
-        if all(ct is None for ct in cts_out):
-            continue
-        xs = [read(env, a) for a in node.inputs]
-        for a, ct in zip(node.inputs, call_vjp(node, cts_out, xs, env)):
-            if isinstance(a, Var):
-                accumulate(a, ct, node)
+    with var_hint(BACKWARD_HINT):
+        for node in reversed(graph.nodes):
+            cts_out = [ct_env.pop(v, None) for v in node.outs]
+            if all(ct is None for ct in cts_out):
+                continue
+            xs = [read(env, a) for a in node.inputs]
+            for a, ct in zip(node.inputs, call_vjp(node, cts_out, xs, env)):
+                if isinstance(a, Var):
+                    accumulate(a, ct, node)
     return [ct_env.get(v) for v in graph.inputs]
 
 
@@ -159,30 +164,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
     >>> fnad.value_and_grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
     (array(5.), array([2., 4.]))
     """
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        nums = normalize_argnums(argnums, len(args), "grad")
-        check_differentiable(f, args, nums, "grad")
-
-        def partial(*diff_args: Any) -> Any:
-            full = list(args)
-            for i, v in zip(nums, diff_args):
-                full[i] = v
-            return f(*full, **kwargs)
-
-        trace = trace_concrete(partial, tuple(args[i] for i in nums), has_aux, "grad")
-        spec = _grad_output(trace, "grad")
-        # NOTE: under an enclosing trace the seed must be traced too, or rules would fold
-        # it into constants as large as the arrays it is broadcast to.
-        ct = np.ones_like(trace.out_values[0], dtype=spec.dtype)
-        grads = backward_pass(trace.graph, trace.env, [ct], trace.wrt())
-        per_arg = tree_unflatten(trace.in_tree, [to_user(g) for g in trace.zeros(grads)])
-        g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
-        value = to_user(trace.out_values[0])
-        return ((value, trace.aux), g) if has_aux else (value, g)
-
-    return wrapper
+    return GradFunction(f, argnums, has_aux, with_value=True)
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
@@ -192,13 +174,55 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
     >>> fnad.grad(lambda x: np.sum(np.sin(x) * x))(np.array([0.0, 1.0]))
     array([0.        , 1.38177329])
     """
-    vg = value_and_grad(f, argnums, has_aux)
+    return GradFunction(f, argnums, has_aux, with_value=False)
 
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if has_aux:
-            (_, aux), g = vg(*args, **kwargs)
-            return g, aux
-        return vg(*args, **kwargs)[1]
 
-    return wrapper
+class GradFunction:
+    """What ``grad`` and ``value_and_grad`` return: a function object, so that it pickles
+    (``f`` by reference) and can be sent to other processes or stored with a model."""
+
+    def __init__(self, f: Callable, argnums: Any, has_aux: bool, with_value: bool) -> None:
+        functools.update_wrapper(self, f)
+        # NOTE: set after update_wrapper, which copies f's __dict__ (f may be another one).
+        self._config = (f, argnums, has_aux, with_value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        f, argnums, has_aux, with_value = self._config
+        out = _value_and_grad(f, argnums, has_aux, args, kwargs)
+        if with_value:
+            return out
+        (value, g) = out
+        return (g, value[1]) if has_aux else g
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+    def __reduce__(self) -> str | tuple:
+        return global_name(self) or (GradFunction, self._config)
+
+    def __repr__(self) -> str:
+        kind = "value_and_grad" if self._config[3] else "grad"
+        return f"<fnad.{kind} of {self.__name__}>"
+
+
+def _value_and_grad(f: Callable, argnums: Any, has_aux: bool, args: tuple, kwargs: dict) -> Any:
+    nums = normalize_argnums(argnums, len(args), "grad")
+    check_differentiable(f, args, nums, "grad")
+
+    def partial(*diff_args: Any) -> Any:
+        full = list(args)
+        for i, v in zip(nums, diff_args):
+            full[i] = v
+        return f(*full, **kwargs)
+
+    trace = trace_concrete(partial, tuple(args[i] for i in nums), has_aux, "grad")
+    spec = _grad_output(trace, "grad")
+    # NOTE: under an enclosing trace the seed must be traced too, or rules would fold
+    # it into constants as large as the arrays it is broadcast to.
+    with var_hint(BACKWARD_HINT):
+        ct = np.ones_like(trace.out_values[0], dtype=spec.dtype)
+    grads = backward_pass(trace.graph, trace.env, [ct], trace.wrt())
+    per_arg = tree_unflatten(trace.in_tree, [to_user(g) for g in trace.zeros(grads)])
+    g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
+    value = to_user(trace.out_values[0])
+    return ((value, trace.aux), g) if has_aux else (value, g)

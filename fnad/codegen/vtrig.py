@@ -1,0 +1,244 @@
+"""Vectorizable trigonometric and hyperbolic functions for fused loops (see vmath.py).
+
+``sin``, ``cos`` and ``tan`` reduce the argument by multiples of pi/2 held in three parts
+(Cody and Waite's scheme, with FMA and double-double arithmetic), exact enough for
+``|x| <= HUGE``. A fused loop that meets a larger finite argument notices it through
+``trig_huge`` (an integer OR, which vectorizes) and recomputes the whole region with libm
+afterwards, so the common path never carries a call. The hyperbolic functions are built
+from ``exp``/``expm1`` with their overflow thresholds handled by exact scaling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fnad.codegen.vmath import (
+    _SHIFT,
+    _exp_reduce,
+    _expm1_finish,
+    _expm1_reduce,
+    _expm1_tail,
+    _expm1_tail32,
+    _jit,
+    _scale,
+    f64_bits,
+    fma,
+)
+
+HUGE = 2.0**28
+"""Largest ``|x|`` the vectorized ``sin``/``cos``/``tan`` reduce; beyond it, libm."""
+
+_TWO_OVER_PI = 0.6366197723675814
+_PIO2_1 = 1.5707963267948966
+_PIO2_2 = 6.123233995736766e-17
+_PIO2_3 = -1.4973849048591698e-33
+
+
+@_jit
+def trig_huge(x):
+    """1 when ``x`` is finite and too large for the vectorized reduction, else 0."""
+    a = abs(np.float64(x))
+    return 1 if (a > HUGE and a != np.inf) else 0
+
+
+@_jit
+def _reduce(x):
+    """``(q, hi, lo)``: ``x = n pi/2 + hi + lo`` with ``q = n mod 4``, ``|hi| <= pi/4``."""
+    kd = x * _TWO_OVER_PI + _SHIFT
+    q = f64_bits(kd) & 3
+    n = kd - _SHIFT
+    r1 = fma(-n, _PIO2_1, x)  # exact: the difference fits in 53 bits
+    ph = n * _PIO2_2
+    pl = fma(n, _PIO2_2, -ph)
+    hi = r1 - ph
+    bb = hi - r1
+    err = (r1 - (hi - bb)) - (ph + bb)
+    lo = (err - pl) - n * _PIO2_3
+    rh = hi + lo
+    return q, rh, lo - (rh - hi)
+
+
+@_jit
+def _sin_poly(r, lo):
+    z = r * r
+    p = 2.8114572543455206e-15
+    p = p * z - 7.647163731819816e-13
+    p = p * z + 1.6059043836821613e-10
+    p = p * z - 2.505210838544172e-08
+    p = p * z + 2.7557319223985893e-06
+    p = p * z - 1.984126984126984e-04
+    p = p * z + 8.333333333333333e-03
+    p = p * z - 1.6666666666666666e-01
+    return r + (r * z * p + lo * (1.0 - 0.5 * z))
+
+
+@_jit
+def _cos_poly(r, lo):
+    z = r * r
+    p = -1.5619206968586225e-16
+    p = p * z + 4.779477332387385e-14
+    p = p * z - 1.1470745597729725e-11
+    p = p * z + 2.08767569878681e-09
+    p = p * z - 2.755731922398589e-07
+    p = p * z + 2.48015873015873e-05
+    p = p * z - 1.3888888888888889e-03
+    p = p * z + 4.1666666666666664e-02
+    hz = 0.5 * z
+    w = 1.0 - hz
+    return w + (((1.0 - w) - hz) + (z * z * p - r * lo))
+
+
+@_jit
+def _sin_poly32(r):
+    z = r * r
+    p = 2.7557319223985893e-06
+    p = p * z - 1.984126984126984e-04
+    p = p * z + 8.333333333333333e-03
+    p = p * z - 1.6666666666666666e-01
+    return r + r * z * p
+
+
+@_jit
+def _cos_poly32(r):
+    z = r * r
+    p = 2.08767569878681e-09
+    p = p * z - 2.755731922398589e-07
+    p = p * z + 2.48015873015873e-05
+    p = p * z - 1.3888888888888889e-03
+    p = p * z + 4.1666666666666664e-02
+    return 1.0 - 0.5 * z + z * z * p
+
+
+@_jit
+def _sin_pick(x, q, s, c):
+    v = c if q & 1 else s
+    v = -v if q & 2 else v
+    return x if abs(x) < 1e-9 else v
+
+
+@_jit
+def _cos_pick(q, s, c):
+    v = s if q & 1 else c
+    return -v if (q + 1) & 2 else v
+
+
+@_jit
+def _tan_pick(x, q, s, c):
+    v = -c / s if q & 1 else s / c
+    return x if abs(x) < 1e-9 else v
+
+
+@_jit
+def sin_f64(x):
+    q, r, lo = _reduce(x)
+    return _sin_pick(x, q, _sin_poly(r, lo), _cos_poly(r, lo))
+
+
+@_jit
+def cos_f64(x):
+    q, r, lo = _reduce(x)
+    return _cos_pick(q, _sin_poly(r, lo), _cos_poly(r, lo))
+
+
+@_jit
+def tan_f64(x):
+    q, r, lo = _reduce(x)
+    return _tan_pick(x, q, _sin_poly(r, lo), _cos_poly(r, lo))
+
+
+@_jit
+def sin_f32(x):
+    q, r, lo = _reduce(np.float64(x))
+    return np.float32(_sin_pick(np.float64(x), q, _sin_poly32(r), _cos_poly32(r)))
+
+
+@_jit
+def cos_f32(x):
+    q, r, lo = _reduce(np.float64(x))
+    return np.float32(_cos_pick(q, _sin_poly32(r), _cos_poly32(r)))
+
+
+@_jit
+def tan_f32(x):
+    q, r, lo = _reduce(np.float64(x))
+    return np.float32(_tan_pick(np.float64(x), q, _sin_poly32(r), _cos_poly32(r)))
+
+
+@_jit
+def _exp_half(a):
+    """``exp(a) / 2`` for ``0 <= a``, without overflowing before the true result does."""
+    n, r = _exp_reduce(min(a, 711.0))
+    return _scale(1.0 + (r + _expm1_tail(r)), n - 1)
+
+
+@_jit
+def _exp_half32(a):
+    n, r = _exp_reduce(min(a, 711.0))
+    return _scale(1.0 + (r + _expm1_tail32(r)), n - 1)
+
+
+@_jit
+def _sinh(x, small_em, h):
+    """``sinh(x)`` from ``small_em = expm1(|x|)`` (used below 1) and ``h = exp(|x|) / 2``."""
+    a = abs(x)
+    small = 0.5 * (small_em + small_em / (small_em + 1.0))
+    y = small if a < 1.0 else h - 0.25 / h
+    y = -y if x < 0.0 else y
+    return x if (x != x or a < 1e-9) else y
+
+
+@_jit
+def _tanh(x, em):
+    """``tanh(x)`` from ``em = expm1(2 min(|x|, 20))``."""
+    d = em + 2.0
+    d_err = (2.0 - d) + em
+    y = em / d
+    # one Newton step removes the rounding of the sum and of the division
+    y = y + (fma(-y, d, em) - y * d_err) / d
+    y = -y if x < 0.0 else y
+    return x if (x != x or abs(x) < 1e-9) else y
+
+
+@_jit
+def sinh_f64(x):
+    a = abs(x)
+    n, r = _exp_reduce(min(a, 711.0))
+    t = _expm1_tail(r)
+    # one reduction serves both: expm1(a) for small a, exp(a) / 2 for large a
+    return _sinh(x, _expm1_finish(a, n, r, t), _scale(1.0 + (r + t), n - 1))
+
+
+@_jit
+def cosh_f64(x):
+    h = _exp_half(abs(x))
+    return x * x if x != x else h + 0.25 / h
+
+
+@_jit
+def tanh_f64(x):
+    a = 2.0 * min(abs(x), 20.0)
+    n, r = _expm1_reduce(a)
+    return _tanh(x, _expm1_finish(a, n, r, _expm1_tail(r)))
+
+
+@_jit
+def sinh_f32(x):
+    xd = np.float64(x)
+    a = abs(xd)
+    n, r = _exp_reduce(min(a, 711.0))
+    t = _expm1_tail32(r)
+    return np.float32(_sinh(xd, _expm1_finish(a, n, r, t), _scale(1.0 + (r + t), n - 1)))
+
+
+@_jit
+def cosh_f32(x):
+    xd = np.float64(x)
+    h = _exp_half32(abs(xd))
+    return np.float32(xd * xd if xd != xd else h + 0.25 / h)
+
+
+@_jit
+def tanh_f32(x):
+    a = 2.0 * min(abs(np.float64(x)), 20.0)
+    n, r = _expm1_reduce(a)
+    return np.float32(_tanh(np.float64(x), _expm1_finish(a, n, r, _expm1_tail32(r))))

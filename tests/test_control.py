@@ -1,0 +1,190 @@
+"""Control flow: values and derivatives against the unrolled Python equivalent and finite
+differences, forward and reverse mode, vmap, the compiled loops, and the errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fnad
+
+RNG = np.random.default_rng(7)
+
+
+def fd_grad(f, x, eps=1e-6):
+    x = np.asarray(x, dtype=float)
+    g = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[k] = eps
+        g[k] = (f(x + e) - f(x - e)) / (2 * eps)
+    return g
+
+
+def rnn_scan(w, xs):
+    def step(h, x):
+        h = np.tanh(w @ h + x)
+        return h, np.sum(h**2)
+
+    h, ys = fnad.scan(step, np.zeros(w.shape[0]), xs)
+    return np.sum(h) + np.sum(ys)
+
+
+def rnn_unrolled(w, xs):
+    h, total = np.zeros(w.shape[0]), 0.0
+    for x in xs:
+        h = np.tanh(w @ h + x)
+        total = total + np.sum(h**2)
+    return np.sum(h) + total
+
+
+def newton_sqrt(a):
+    """Newton iterations to a tolerance: the trip count depends on the input."""
+
+    def body(c):
+        x, n = c
+        return 0.5 * (x + a / x), n + 1
+
+    x, _ = fnad.while_loop(lambda c: np.abs(c[0] * c[0] - a) > 1e-12, body, (a, 0))
+    return x
+
+
+def test_scan_matches_the_unrolled_loop_in_value_and_gradients():
+    w, xs = RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=(6, 3))
+    np.testing.assert_allclose(rnn_scan(w, xs), rnn_unrolled(w, xs), rtol=1e-12)
+    for argnum, arg in ((0, w), (1, xs)):
+        got = fnad.grad(rnn_scan, argnum)(w, xs)
+        np.testing.assert_allclose(got, fnad.grad(rnn_unrolled, argnum)(w, xs), rtol=1e-10)
+        f = (lambda z: rnn_scan(z, xs)) if argnum == 0 else (lambda z: rnn_scan(w, z))
+        np.testing.assert_allclose(got, fd_grad(f, arg), rtol=1e-6, atol=1e-8)
+    v = RNG.normal(size=w.shape)
+    _, jv = fnad.jvp(lambda z: rnn_scan(z, xs), (w,), (v,))
+    np.testing.assert_allclose(jv, np.sum(fnad.grad(rnn_scan)(w, xs) * v), rtol=1e-10)
+
+
+def test_scan_reverse_pytrees_and_second_order():
+    def f(x):
+        carry, ys = fnad.scan(
+            lambda c, xi: ({"s": c["s"] + xi["a"] * c["p"], "p": c["p"] * 0.5}, xi["a"] ** 2),
+            {"s": 0.0, "p": 1.0},
+            {"a": x},
+            reverse=True,
+        )
+        return carry["s"] + np.sum(ys * x)
+
+    def unrolled(x):
+        s, p = 0.0, 1.0
+        for xi in x[::-1]:
+            s, p = s + xi * p, p * 0.5
+        return s + np.sum(x**3)
+
+    x = RNG.normal(size=5)
+    np.testing.assert_allclose(f(x), unrolled(x), rtol=1e-12)
+    np.testing.assert_allclose(fnad.hessian(f)(x), fnad.hessian(unrolled)(x), atol=1e-10)
+    np.testing.assert_allclose(
+        fnad.grad(lambda z: np.sum(fnad.grad(f)(z) ** 2))(x),
+        fd_grad(lambda z: np.sum(fnad.grad(f)(z) ** 2), x),
+        rtol=1e-6,
+    )
+
+
+def test_fori_loop_static_and_traced_bounds():
+    def body(i, v):
+        return v * 0.9 + np.sin(v) * i
+
+    def python(x, n):
+        for i in range(n):
+            x = body(i, x)
+        return np.sum(x)
+
+    x = RNG.normal(size=4)
+    static = fnad.grad(lambda z: np.sum(fnad.fori_loop(0, 6, body, z)))(x)
+    np.testing.assert_allclose(static, fnad.grad(lambda z: python(z, 6))(x), rtol=1e-12)
+    traced = fnad.jit(fnad.grad(lambda z, n: np.sum(fnad.fori_loop(0, n, body, z))))
+    np.testing.assert_allclose(traced(x, np.int64(6)), static, rtol=1e-12)
+    np.testing.assert_allclose(traced(x, np.int64(2)), fd_grad(lambda z: python(z, 2), x), 1e-6)
+
+
+def test_while_loop_reverse_mode_with_an_input_dependent_trip_count():
+    for a in (2.0, 9.0, 1e4):
+        np.testing.assert_allclose(newton_sqrt(a), np.sqrt(a), rtol=1e-12)
+        np.testing.assert_allclose(fnad.grad(newton_sqrt)(a), 0.5 / np.sqrt(a), rtol=1e-8)
+    np.testing.assert_allclose(fnad.jvp(newton_sqrt, (4.0,), (1.0,))[1], 0.25, rtol=1e-8)
+    with pytest.raises(NotImplementedError, match="'while_grad' has no vjp rule"):
+        fnad.grad(fnad.grad(newton_sqrt))(2.0)
+
+
+def test_cond_and_switch_take_one_branch_with_its_gradient():
+    def f(x):
+        return fnad.cond(np.sum(x) > 0, lambda a: np.sum(np.sin(a)), lambda a: np.sum(a**3), x)
+
+    for x in (np.abs(RNG.normal(size=3)), -np.abs(RNG.normal(size=3))):
+        want = np.cos(x) if np.sum(x) > 0 else 3 * x**2
+        np.testing.assert_allclose(fnad.grad(f)(x), want, rtol=1e-12)
+        np.testing.assert_allclose(fnad.jvp(f, (x,), (np.ones(3),))[1], np.sum(want))
+    branches = [lambda a: a * 2.0, lambda a: a + 10.0, lambda a: -a]
+    for k, want in [(-5, 2.0), (1, 11.0), (2, -1.0), (9, -1.0)]:
+        assert fnad.switch(k, branches, 1.0) == want
+
+
+def test_vmap_of_control_flow():
+    xs = np.array([0.5, 3.0, 20.0, 81.0])
+    np.testing.assert_allclose(fnad.vmap(newton_sqrt)(xs), np.sqrt(xs), rtol=1e-12)
+    per_example = fnad.vmap(fnad.grad(newton_sqrt))(xs)
+    np.testing.assert_allclose(per_example, 0.5 / np.sqrt(xs), rtol=1e-8)
+
+    def pick(x):
+        return fnad.cond(x > 1.0, np.log, lambda a: a - 1.0, x)
+
+    np.testing.assert_allclose(fnad.vmap(pick)(xs), [pick(x) for x in xs])
+    np.testing.assert_allclose(fnad.vmap(fnad.grad(pick))(xs), [fnad.grad(pick)(x) for x in xs])
+    w, batch = RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=(4, 5, 3))
+    got = fnad.vmap(fnad.grad(rnn_scan), in_axes=(None, 0))(w, batch)
+    np.testing.assert_allclose(got, [fnad.grad(rnn_scan)(w, b) for b in batch], rtol=1e-10)
+
+
+def test_compiled_control_flow_equals_the_interpreter():
+    w, xs = RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=(6, 3))
+
+    def everything(w, xs, a, n):
+        return {
+            "rnn": fnad.value_and_grad(rnn_scan)(w, xs),
+            "newton": fnad.value_and_grad(newton_sqrt)(a),
+            "fori": fnad.fori_loop(0, n, lambda i, v: v + i * np.tanh(v), xs[0]),
+            "switch": fnad.switch(n, [np.sin, np.cos, np.exp], xs),
+            "batched": fnad.vmap(newton_sqrt)(np.abs(xs[:, 0]) + 1.0),
+        }
+
+    args = (w, xs, 7.0, np.int64(2))
+    compiled = fnad.jit(everything)(*args)
+    with fnad.disable_jit():
+        reference = everything(*args)
+    flat_c, tree_c = fnad.tree.tree_flatten(compiled)
+    flat_r, tree_r = fnad.tree.tree_flatten(reference)
+    assert tree_c == tree_r
+    for c, r in zip(flat_c, flat_r):
+        np.testing.assert_allclose(c, r, rtol=1e-10, atol=1e-12)
+    source = fnad.jit(everything).lower(*args).source
+    assert "while True:" in source and "for " in source and "if k" in source
+
+
+def test_loops_keep_the_graph_small():
+    def chain(x, n):
+        return np.sum(fnad.fori_loop(0, n, lambda i, v: np.sin(v) * 0.5 + v, x))
+
+    small = fnad.make_graph(fnad.grad(lambda x: chain(x, 10)))(np.ones(3))
+    large = fnad.make_graph(fnad.grad(lambda x: chain(x, 100_000)))(np.ones(3))
+    assert len(small.nodes) == len(large.nodes)
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(TypeError, match="carry leaf 0 as f64\\[\\], but the initial value is i64"):
+        fnad.fori_loop(0, 3, lambda i, v: v * 0.5, 1)
+    with pytest.raises(TypeError, match="branch 1 returns"):
+        fnad.cond(True, lambda x: x, lambda x: (x, x), 1.0)
+    with pytest.raises(ValueError, match="length=3 but xs has leading axis 4"):
+        fnad.scan(lambda c, x: (c, x), 0.0, np.ones(4), length=3)
+    with pytest.raises(TypeError, match="cond_fun must return a scalar bool"):
+        fnad.while_loop(lambda c: c, lambda c: c, 1.0)
+    with pytest.raises(TypeError, match="pred must be a scalar"):
+        fnad.cond(np.array([True, False]), np.sin, np.cos, 1.0)

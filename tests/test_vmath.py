@@ -1,0 +1,205 @@
+"""The vectorizable math functions of fnad.codegen (vmath, vtrig) against NumPy and mpmath.
+
+Every function of both dtypes is compiled into one Numba function per dtype (compiles are
+the slow part), then applied to dense sweeps of the whole float range, to values drawn by
+hypothesis and to the special values, and compared in ulp with the documented bounds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+import fnad
+from fnad.codegen import vmath, vtrig
+from fnad.codegen.region import VECTOR_MATH
+
+NAMES = sorted(VECTOR_MATH)
+# Maximum error in ulp against NumPy's float64 functions (float32: NumPy's float64 result
+# rounded to float32), as measured and documented in docs/math.md.
+BOUND = {np.float64: dict.fromkeys(NAMES, 2.0), np.float32: dict.fromkeys(NAMES, 1.0)}
+# Where each function is interesting: wider than the range where the result is finite.
+RANGE = {"exp": 800, "expm1": 800, "exp2": 1100, "sinh": 800, "cosh": 800, "tanh": 30}
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, 2.0, 1e-300, -1e-300]
+
+
+def _build(suffix: str):
+    """One Numba function applying function number ``k`` of NAMES to an array."""
+    lines = ["def apply(k, x, out):"]
+    for k, name in enumerate(NAMES):
+        lines.append(f"    {'if' if k == 0 else 'elif'} k == {k}:")
+        lines.append(f"        for j in range(x.shape[0]): out[j] = {VECTOR_MATH[name]}.")
+        lines[-1] += f"{name}_{suffix}(x[j])"
+    namespace = {"vmath": vmath, "vtrig": vtrig}
+    exec("\n".join(lines), namespace)
+    return njit(namespace["apply"])
+
+
+APPLY = {np.float64: _build("f64"), np.float32: _build("f32")}
+
+
+def apply(name: str, x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    APPLY[x.dtype.type](NAMES.index(name), x, out)
+    return out
+
+
+def reference(name: str, x: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return getattr(np, name)(x.astype(np.float64)).astype(x.dtype)
+
+
+def ulp_error(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """|got - ref| in units of the last place of ref; 0 where both agree (NaN included)."""
+    dtype = ref.dtype
+    same = (got == ref) | (np.isnan(got) & np.isnan(ref))
+    finite = np.isfinite(ref) & np.isfinite(got)
+    spacing = np.maximum(np.spacing(np.abs(np.where(finite, ref, 1)).astype(dtype)), 0)
+    spacing = np.maximum(spacing.astype(np.float64), np.finfo(dtype).smallest_subnormal)
+    diff = np.abs(np.where(finite, got, 0).astype(np.float64) - np.where(finite, ref, 0))
+    return np.where(same, 0.0, np.where(finite, diff / spacing, np.inf))
+
+
+def sweep(name: str, dtype, n: int, seed: int = 0) -> np.ndarray:
+    """Random bit patterns (every binade, subnormals, NaN, inf), a uniform sweep of the
+    function's interesting range, and dense values near zero."""
+    rng = np.random.default_rng(seed)
+    itype = np.uint64 if dtype == np.float64 else np.uint32
+    parts = [
+        rng.integers(0, np.iinfo(itype).max, n, dtype=itype, endpoint=True).view(dtype),
+        rng.uniform(-RANGE.get(name, 1e6), RANGE.get(name, 1e6), n).astype(dtype),
+        rng.uniform(-4, 4, n).astype(dtype),
+        np.array(SPECIAL, dtype),
+    ]
+    x = np.concatenate(parts)
+    if name in ("sin", "cos", "tan"):
+        x = x[~(np.abs(x) > vtrig.HUGE)]
+    return x
+
+
+def check(name: str, x: np.ndarray) -> None:
+    if not x.size:
+        return
+    err = ulp_error(apply(name, x), reference(name, x))
+    worst = int(np.argmax(err))
+    bound = BOUND[x.dtype.type][name]
+    assert err[worst] <= bound, (
+        f"{name}[{x.dtype}]({x[worst]!r}) = {apply(name, x[worst : worst + 1])[0]!r}, "
+        f"reference {reference(name, x[worst : worst + 1])[0]!r}: {err[worst]:.2f} ulp"
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", NAMES)
+def test_sweep_within_bound(name, dtype):
+    check(name, sweep(name, dtype, 100_000))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", NAMES)
+def test_dense_sweep_within_bound(name, dtype):
+    for seed in range(5):
+        check(name, sweep(name, dtype, 4_000_000, seed))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", NAMES)
+def test_special_values_exact(name, dtype):
+    fi = np.finfo(dtype)
+    x = np.array(
+        SPECIAL + [fi.tiny, -fi.tiny, fi.smallest_subnormal, -fi.smallest_subnormal], dtype
+    )
+    if name in ("sin", "cos", "tan", "sinh", "cosh", "tanh"):
+        x = np.concatenate([x, np.array([fi.max, -fi.max], dtype)])
+        x = x[~(np.abs(x) > vtrig.HUGE)]
+    got, ref = apply(name, x), reference(name, x)
+    special = ~np.isfinite(ref) | (ref == 0) | (np.abs(x) < 1e-30)
+    np.testing.assert_array_equal(got[special], ref[special])
+    signed = special & ~np.isnan(ref)  # the sign of zeros and infinities, not of NaN
+    assert np.array_equal(np.signbit(got[signed]), np.signbit(ref[signed]))
+    assert np.all(ulp_error(got, ref) <= BOUND[dtype][name])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(NAMES),
+    values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=20),
+)
+def test_hypothesis_float64(name, values):
+    x = np.array(values, np.float64)
+    if name in ("sin", "cos", "tan"):
+        x = x[~(np.abs(x) > vtrig.HUGE)]
+    check(name, x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(NAMES),
+    values=st.lists(st.floats(width=32), min_size=1, max_size=20),
+)
+def test_hypothesis_float32(name, values):
+    x = np.array(values, np.float32)
+    if name in ("sin", "cos", "tan"):
+        x = x[~(np.abs(x) > vtrig.HUGE)]
+    check(name, x)
+
+
+def test_against_mpmath():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.prec = 120
+    rng = np.random.default_rng(1)
+    for name in NAMES:
+        x = sweep(name, np.float64, 150, seed=2)
+        x = x[np.isfinite(x)][:300]
+        x = np.concatenate([x, rng.uniform(-3, 3, 50)])
+        got = apply(name, x)
+        special = {
+            "exp2": lambda v: mpmath.power(2, v),
+            "log2": lambda v: mpmath.log(v, 2),
+        }
+        fn = special.get(name) or getattr(mpmath, name)
+        for xi, yi in zip(x, got):
+            if name.startswith("log") and xi <= (-1 if name == "log1p" else 0):
+                continue
+            try:
+                exact = fn(mpmath.mpf(float(xi)))
+            except (ValueError, ZeroDivisionError):
+                continue
+            exact = float(exact) if abs(exact) < 1.8e308 else math.copysign(np.inf, exact)
+            assert ulp_error(np.array([yi]), np.array([exact]))[0] <= 2.0, (name, xi, yi, exact)
+
+
+def test_huge_trig_arguments_are_flagged():
+    flags = [vtrig.trig_huge(v) for v in (1.0, vtrig.HUGE, 2 * vtrig.HUGE, 1e300, np.inf)]
+    assert flags == [0, 0, 1, 1, 0]
+
+
+def w2(x):
+    return np.sum(np.sin(x) * x**2 + np.exp(-x) + np.tanh(x) + np.log1p(x * x))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_jit_uses_vectorizable_math_and_precise_uses_libm(dtype):
+    x = np.linspace(-3, 3, 101).astype(dtype)
+    x[7] = 1e12  # beyond vtrig.HUGE: the region reruns with libm
+    suffix = "f64" if dtype == np.float64 else "f32"
+    vg = fnad.value_and_grad(w2)
+    fast, precise = fnad.jit(vg), fnad.jit(vg, precise=True)
+    source = fast.lower(x).source
+    for call in ("vtrig.sin_", "vtrig.cos_", "vmath.exp_", "vtrig.tanh_", "vmath.log1p_"):
+        assert call + suffix in source
+    assert "math.sin(" in source  # the libm rerun for huge arguments
+    assert "vmath" not in precise.lower(x).source and "vtrig" not in precise.lower(x).source
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for _ in range(2):
+        expected = vg(x)  # the reference interpreter, on NumPy's functions
+        for f in (fast, precise):
+            for got, want in zip(f(x), expected):
+                np.testing.assert_allclose(got, want, rtol=rtol)
+        x[7] = 0.5
