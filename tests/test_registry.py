@@ -48,7 +48,8 @@ def _positions(args):
 
 
 def _fn(prim, args, params):
-    """The primitive as a function of its float arguments only."""
+    """The primitive as a function of its float arguments only (the outputs of a
+    multiple-result primitive raveled into one vector of their common dtype)."""
     pos = _positions(args)
 
     def call(*xs):
@@ -56,9 +57,11 @@ def _fn(prim, args, params):
         for p, x in zip(pos, xs):
             full[p] = x
         out = bind(prim, *full, **params)
-        if prim.multiple_results:  # one flat array, so every check sees a single output
-            return np.concatenate([np.ravel(o) for o in out])
-        return out
+        if not prim.multiple_results:
+            return out
+        # NOTE: one flat array of a common dtype, so every check sees a single output.
+        dtype = np.result_type(*(o.dtype for o in out))
+        return np.concatenate([np.ravel(o).astype(dtype) for o in out])
 
     return call, [args[p] for p in pos]
 
@@ -66,12 +69,29 @@ def _fn(prim, args, params):
 def _low_precision(prim, args, params):
     out = prim.impl(*args, **params)
     outs = out if prim.multiple_results else (out,)
-    return any(np.asarray(a).dtype == np.float32 for a in (*args, *outs))
+    return any(np.asarray(a).dtype in (np.float32, np.complex64) for a in (*args, *outs))
+
+
+_DOUBLE = {np.dtype(np.float32): np.float64, np.dtype(np.complex64): np.complex128}
+
+
+def _double(a):
+    return a.astype(_DOUBLE[a.dtype]) if a.dtype in _DOUBLE else a
 
 
 def _directions(xs, seed):
     rng = np.random.default_rng(seed)
-    return [rng.normal(size=np.shape(x)).astype(np.asarray(x).dtype) for x in xs]
+    out = []
+    for x in xs:
+        dtype, shape = np.asarray(x).dtype, np.shape(x)
+        v = rng.normal(size=shape) + (1j * rng.normal(size=shape) if dtype.kind == "c" else 0)
+        out.append(v.astype(dtype))
+    return out
+
+
+def _pair(a, b):
+    """The real pairing VJPs transpose under: ``Re(sum(a * b))`` (complex: no conjugate)."""
+    return np.real(np.sum(a * b))
 
 
 def _fd(f, xs, vs, eps=EPS, side=0):
@@ -119,7 +139,7 @@ def test_shape_rule_and_interpreter(prim, args, params):
 @pytest.mark.parametrize("prim,args,params", DIFF_CASES)
 def test_vjp_matches_finite_differences(prim, args, params):
     if _low_precision(prim, args, params):
-        args = tuple(a.astype(np.float64) if a.dtype == np.float32 else a for a in args)
+        args = tuple(_double(a) for a in args)
         params = {k: np.dtype(np.float64) if k == "dtype" else v for k, v in params.items()}
     f, xs = _fn(prim, args, params)
     vs = _directions(xs, 1)
@@ -127,8 +147,8 @@ def test_vjp_matches_finite_differences(prim, args, params):
         pytest.skip("not differentiable at this point (a tie or kink); covered by the dot test")
     out, vjp_fn = fnad.vjp(f, *xs)
     (u,) = _directions([out], 2)
-    expected = np.sum(_fd(f, xs, vs) * u)
-    got = sum(np.sum(g * v) for g, v in zip(vjp_fn(u), vs))
+    expected = _pair(_fd(f, xs, vs), u)
+    got = sum(_pair(g, v) for g, v in zip(vjp_fn(u), vs))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
 
 
@@ -139,8 +159,8 @@ def test_vjp_matches_jvp(prim, args, params):
     out, jv = fnad.jvp(f, xs, vs)
     (u,) = _directions([out], 4)
     _, vjp_fn = fnad.vjp(f, *xs)
-    lhs = np.sum(u * jv)
-    rhs = sum(np.sum(g * v) for g, v in zip(vjp_fn(u), vs))
+    lhs = _pair(u, jv)
+    rhs = sum(_pair(g, v) for g, v in zip(vjp_fn(u), vs))
     tol = 1e-5 if _low_precision(prim, args, params) else 1e-10
     np.testing.assert_allclose(lhs, rhs, rtol=tol, atol=tol)
 
@@ -155,7 +175,7 @@ def test_second_order(prim, args, params):
     n = len(xs)
 
     def scalar(*xs):
-        return np.sum(f(*xs) * w)
+        return _pair(f(*xs), w)
 
     def first(*xs):
         return fnad.grad(scalar, argnums=tuple(range(n)))(*xs)
@@ -165,12 +185,12 @@ def test_second_order(prim, args, params):
         pytest.skip("first derivative is not differentiable at this point")
 
     def along_v(*xs):
-        return sum(np.sum(g * v) for g, v in zip(first(*xs), vs))
+        return sum(_pair(g, v) for g, v in zip(first(*xs), vs))
 
     hvp = fnad.grad(along_v, argnums=tuple(range(n)))(*xs)
-    got = sum(np.sum(h * u) for h, u in zip(hvp, us))
+    got = sum(_pair(h, u) for h, u in zip(hvp, us))
     fd = [_fd(lambda *z, k=k: first(*z)[k], xs, us) for k in range(n)]
-    expected = sum(np.sum(d * v) for d, v in zip(fd, vs))
+    expected = sum(_pair(d, v) for d, v in zip(fd, vs))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
 
 
@@ -185,19 +205,20 @@ F32_CASES = [c for c in DIFF_CASES if not _holds_graphs(c.values[2])]
 
 @pytest.mark.parametrize("prim,args,params", F32_CASES)
 def test_float32_gives_float32_gradients(prim, args, params):
-    args32 = tuple(a.astype(np.float32) if a.dtype == np.float64 else a for a in args)
+    single = {np.dtype(np.float64): np.float32, np.dtype(np.complex128): np.complex64}
+    args32 = tuple(a.astype(single.get(a.dtype, a.dtype)) for a in args)
     f, xs = _fn(prim, args32, params)
     out, vjp_fn = fnad.vjp(f, *xs)
     ct = np.ones_like(np.asarray(out))
     for g, x in zip(vjp_fn(ct), xs):
-        assert g.dtype == x.dtype == np.float32
+        assert g.dtype == x.dtype and x.dtype in (np.float32, np.complex64)
         assert g.shape == x.shape
 
 
 @pytest.mark.parametrize("prim,args,params", DIFF_CASES)
 def test_jvp_matches_finite_differences(prim, args, params):
     if _low_precision(prim, args, params):
-        args = tuple(a.astype(np.float64) if a.dtype == np.float32 else a for a in args)
+        args = tuple(_double(a) for a in args)
         params = {k: np.dtype(np.float64) if k == "dtype" else v for k, v in params.items()}
     f, xs = _fn(prim, args, params)
     vs = _directions(xs, 8)

@@ -16,6 +16,7 @@ import numpy as np
 
 from fnad.codegen.control import CONTROL
 from fnad.codegen.einsum import emit_einsum
+from fnad.codegen.linalg import STACKED
 from fnad.codegen.region import emit_region
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
 from fnad.core.spec import ArraySpec
@@ -83,6 +84,8 @@ class Emitter:
         self.counter = 0
         #: Extra indentation for statements inside loops and branches of control flow.
         self.indent = 0
+        #: Extra module-level helpers this function calls, by name (emitted sorted).
+        self.helpers: dict[str, str] = {}
 
     def name(self, var: Var) -> str:
         got = self.names.get(id(var))
@@ -192,6 +195,7 @@ def generate(
         "from numba import njit",
         *_math_imports(em.modules),
         HELPERS,
+        *(em.helpers[name] for name in sorted(em.helpers)),
         "",
         f"@njit({flags})",
         f"def {function}({signature}):",
@@ -216,6 +220,8 @@ def emit_node(node: Node, em: Emitter) -> None:
         _SIMPLE[name](node, em)
     elif name in CONTROL:
         CONTROL[name](node, em)
+    elif name in STACKED:
+        STACKED[name](node, em)
     else:
         raise CodegenError(
             f"fnad.jit: the CPU backend cannot compile primitive '{name}' yet; run it "

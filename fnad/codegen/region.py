@@ -3,6 +3,7 @@ index arithmetic, reductions as accumulators, materialized outputs stored in the
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,9 @@ REDUCE_STEP = {
     "reduce_min": "{acc} = _minimum({acc}, {v})",
 }
 _ARG_NAMES = {1: ("x",), 2: ("x", "y"), 3: ("cond", "x", "y")}
+_CMATH = re.compile(
+    r"\bmath\.(exp|log|log10|sqrt|sin|cos|tan|asin|acos|atan|sinh|cosh|tanh|asinh|acosh|atanh)\("
+)
 _TEMPLATES = {"maximum": "_maximum({x}, {y})", "minimum": "_minimum({x}, {y})"}
 VECTOR_MATH = {
     **dict.fromkeys(("exp", "expm1", "exp2", "log", "log2", "log10", "log1p"), "vmath"),
@@ -115,6 +119,9 @@ def _scalar_expr(node: Node, args: list[str], em: Emitter) -> str:
         from fnad.codegen.cpu import CodegenError
 
         raise CodegenError(f"fnad.jit: primitive '{name}' has no scalar template")
+    if any(a.spec.dtype.kind == "c" for a in node.inputs):
+        # NOTE: Numba's math functions take real numbers; cmath's namesakes take complex.
+        template = _CMATH.sub(r"cmath.\1(", template)
     return template.format(**dict(zip(_ARG_NAMES[len(args)], args)), **node.params)
 
 
@@ -186,6 +193,8 @@ def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None
         expr = _broadcast_read(node, local, idx, em)
     else:
         expr = _scalar_expr(node, [_read(a, local, idx, em) for a in node.inputs], em)
+        if "cmath." in expr:
+            em.helpers["cmath"] = "import cmath"
     stored = out in outputs and idx
     target = em.name(out) + ("_" if stored else "")
     em.emit(f"{target} = {expr}", depth)

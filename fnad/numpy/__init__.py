@@ -39,6 +39,7 @@ from numpy import (  # noqa: F401  (dtypes and constants, re-exported)
     zeros,  # noqa: F401
 )
 
+from fnad.numpy._complex import angle, conj, conjugate, imag, real
 from fnad.numpy._contract import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from fnad.numpy._core import (
     abs,
@@ -156,3 +157,5 @@ from fnad.numpy._shape import (
 )
 
 install(dict(globals()))
+
+from fnad.numpy import fft, linalg  # noqa: E402  (register np.fft.*, np.linalg.* for tracers)

@@ -145,7 +145,16 @@ sqrt = _ufunc(ew.sqrt_p, np.sqrt)
 cbrt = _ufunc(ew.cbrt_p, np.cbrt)
 square = _ufunc(ew.square_p, np.square)
 reciprocal = _ufunc(ew.reciprocal_p, np.reciprocal)
-absolute = abs = _ufunc(ew.abs_p, np.absolute)
+
+
+def absolute(x: Any) -> Any:
+    """``numpy.absolute``; of a complex array, its real modulus."""
+    if is_traced(x) and np.dtype(x.dtype).kind == "c":
+        return innermost((x,)).apply(ew.abs_p, (x,), {})
+    return elementwise(ew.abs_p, np.absolute, (x,))
+
+
+abs = absolute
 sign = _ufunc(ew.sign_p, np.sign)
 floor = _ufunc(ew.floor_p, np.floor)
 ceil = _ufunc(ew.ceil_p, np.ceil)

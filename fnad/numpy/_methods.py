@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.trace import Tracer, with_location
-from fnad.numpy import _contract, _core, _indexing, _reductions, _shape
+from fnad.numpy import _complex, _contract, _core, _indexing, _reductions, _shape
 
 
 class UnsupportedError(TypeError):
@@ -93,6 +93,10 @@ _METHODS = {
     "__invert__": _core.invert,
     "T": property(lambda self: _shape.transpose(self)),
     "mT": property(lambda self: _shape.swapaxes(self, -1, -2)),
+    "conj": _complex.conj,
+    "conjugate": _complex.conj,
+    "real": property(_complex.real),
+    "imag": property(_complex.imag),
 }
 
 

@@ -249,7 +249,35 @@ reciprocal_p = unary(
     deriv=lambda x, out: -out * out,
     domain=(0.5, 2.0),
 )
-abs_p = unary("abs", np.abs, scalar="abs({x})", deriv=lambda x, out: np.sign(x))
+
+
+def _abs_abstract(x: ArraySpec) -> ArraySpec:
+    return ArraySpec(x.shape, np.empty(0, x.dtype).real.dtype) if x.dtype.kind == "c" else x
+
+
+def _abs_unit(x, out):
+    """d|x| as a factor: sign(x) for reals, conj(x)/|x| (0 at 0) for complex ``x``."""
+    if x.dtype.kind != "c":
+        return np.sign(x)
+    safe = select(out == 0, np.ones_like(out), out)
+    return np.conj(x) / convert(safe, x.dtype)
+
+
+abs_p = register(
+    Primitive(
+        "abs",
+        impl=np.abs,
+        abstract=_abs_abstract,
+        vjp=lambda ct, x, *, out: (convert(ct, x.dtype) * _abs_unit(x, out),),
+        jvp=lambda ts, x, *, out: np.real(ts[0] * _abs_unit(x, out)),
+        scalar="abs({x})",
+        cases=lambda rng: (
+            float_cases(1, (-2.0, 2.0))(rng)
+            + [((rng.normal(size=(3,)) + 1j * rng.normal(size=(3,)),), {})]
+        ),
+        elementwise=True,
+    )
+)
 sign_p = unary("sign", np.sign, scalar="_sign({x})")
 floor_p = unary("floor", np.floor, scalar="np.floor({x})")
 ceil_p = unary("ceil", np.ceil, scalar="np.ceil({x})")
