@@ -16,6 +16,7 @@ import numpy as np
 
 from fnad.codegen.einsum import emit_einsum
 from fnad.codegen.region import emit_region
+from fnad.codegen.scan import emit_argsort, emit_cumsum
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
 from fnad.core.spec import ArraySpec
 from fnad.ops.indexing import IndexSpec
@@ -169,12 +170,28 @@ def generate(graph: Graph, function: str = "kernel", fastmath: bool = False) -> 
         "",
         "import numpy as np",
         "from numba import njit",
-        HELPERS,
+        HELPERS + declared_helpers(graph),
         "",
         f"@njit({flags})",
         f"def {function}({signature}):",
     ]
     return Generated("\n".join(header + em.lines) + "\n", function, tuple(em.consts))
+
+
+def declared_helpers(graph: Graph) -> str:
+    """Source of the scalar helpers the graph's primitives declare in ``tags["helpers"]``
+    (fused regions included), in name order so the module is byte-identical across runs."""
+    found = _helpers_of(graph)
+    return "".join(found[k] for k in sorted(found))
+
+
+def _helpers_of(graph: Graph) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for node in graph.nodes:
+        found.update(node.prim.tags.get("helpers", {}))
+        if node.prim.name == "fused":
+            found.update(_helpers_of(node.params["region"]))
+    return found
 
 
 def emit_node(node: Node, em: Emitter) -> None:
@@ -310,4 +327,6 @@ _SIMPLE = {
     "index_add": _index_add,
     "argmax": _arg,
     "argmin": _arg,
+    "cumsum": emit_cumsum,
+    "argsort": emit_argsort,
 }
