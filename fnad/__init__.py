@@ -5,7 +5,7 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import numpy, ops, tree  # noqa: F401  (numpy installs the tracer protocols)
+from fnad import numpy, ops, scipy, tree  # noqa: F401  (numpy installs the tracer protocols)
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
 from fnad.core.spec import ArraySpec
@@ -54,6 +54,7 @@ __all__ = [
     "linearize",
     "make_graph",
     "numpy",
+    "scipy",
     "tree",
     "value_and_grad",
     "verify",
