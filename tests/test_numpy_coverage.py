@@ -297,3 +297,15 @@ def test_sample_compiled_equals_interpreter():
 def test_group_compiled_equals_interpreter(group):
     """Every case of the group, compiled (minutes of Numba: run with -m slow)."""
     _compiled_equals_interpreter(list(GROUPS[group].values()))
+
+
+def test_coverage_page_is_in_sync_with_the_code():
+    from pathlib import Path
+
+    from fnad.numpy.coverage import table
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "numpy-coverage.md").read_text()
+    start = page.index("-->\n", page.index("<!-- coverage table")) + 4
+    shown = page[start : page.index("<!-- end of coverage table -->")]
+    assert shown == table(), "regenerate the table: python -m fnad.numpy.coverage"
+    assert "| no |" not in shown

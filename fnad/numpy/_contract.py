@@ -183,7 +183,7 @@ def vdot(a: Any, b: Any) -> Any:
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:
     if not is_traced(a):
         return np.trace(a, offset, axis1, axis2, dtype)
-    if offset != 0 or dtype is not None:
+    if offset != 0 or dtype is not None or a.shape[axis1] != a.shape[axis2]:
         from fnad.numpy._construct import diagonal
         from fnad.numpy._reductions import sum as total
 
