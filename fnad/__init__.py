@@ -5,7 +5,7 @@ backward graph symbolically; graphs run on the reference interpreter (and, compi
 Numba). See README.md and docs/.
 """
 
-from fnad import cuda, nn, numpy, ops, optim, testing, tree, viz  # noqa: F401  (numpy: protocols)
+from fnad import cuda, nn, numpy, ops, optim, scipy, testing, tree, viz  # noqa: F401
 from fnad.control import cond, fori_loop, scan, switch, while_loop
 from fnad.core.graph import Graph, Literal, Node, Var
 from fnad.core.primitive import PRIMITIVES, Primitive
@@ -77,6 +77,7 @@ __all__ = [
     "remat",
     "saved_residuals",
     "scan",
+    "scipy",
     "stop_gradient",
     "switch",
     "testing",

@@ -257,7 +257,7 @@ def test_shape_mismatch_names_the_user_file():
     assert HERE in str(info.value)
 
 
-@pytest.mark.parametrize("fn", [np.sort, np.linalg.eig, np.cumsum])
+@pytest.mark.parametrize("fn", [np.median, np.linalg.eig, np.nanvar])
 def test_unsupported_numpy_function_on_a_tracer(fn):
     with pytest.raises(fnad.UnsupportedError, match="not supported on traced values"):
         fnad.grad(lambda x: np.sum(fn(x)).real)(np.ones(3))

@@ -18,6 +18,7 @@ from fnad.codegen.control import CONTROL
 from fnad.codegen.einsum import emit_einsum
 from fnad.codegen.linalg import STACKED
 from fnad.codegen.region import emit_region
+from fnad.codegen.scan import emit_argsort, emit_cumsum
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
 from fnad.core.spec import ArraySpec
 from fnad.ops.indexing import IndexSpec
@@ -194,7 +195,7 @@ def generate(
         "import numpy as np",
         "from numba import njit",
         *_math_imports(em.modules),
-        HELPERS,
+        HELPERS + declared_helpers(graph),
         *(em.helpers[name] for name in sorted(em.helpers)),
         "",
         f"@njit({flags})",
@@ -207,6 +208,24 @@ def _math_imports(modules: set[str]) -> list[str]:
     # NOTE: the cache key includes these modules' source (backends/cache.py), because
     # Numba's cache checks only the generated file and would keep stale inlined code.
     return [f"from fnad.codegen import {module}" for module in sorted(modules)]
+
+
+def declared_helpers(graph: Graph) -> str:
+    """Source of the scalar helpers the graph's primitives declare in ``tags["helpers"]``
+    (fused regions included), in name order so the module is byte-identical across runs."""
+    found = _helpers_of(graph)
+    return "".join(found[k] for k in sorted(found))
+
+
+def _helpers_of(graph: Graph) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for node in graph.nodes:
+        found.update(node.prim.tags.get("helpers", {}))
+        for value in node.params.values():  # fused regions and control-flow bodies
+            for sub in value if isinstance(value, tuple) else (value,):
+                if isinstance(sub, Graph):
+                    found.update(_helpers_of(sub))
+    return found
 
 
 def emit_node(node: Node, em: Emitter) -> None:
@@ -346,4 +365,6 @@ _SIMPLE = {
     "index_add": _index_add,
     "argmax": _arg,
     "argmin": _arg,
+    "cumsum": emit_cumsum,
+    "argsort": emit_argsort,
 }

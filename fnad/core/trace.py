@@ -152,6 +152,12 @@ class Tracer:
     def __hash__(self) -> int:
         return id(self)
 
+    def rebind(self, new: Tracer) -> None:
+        """Make this tracer stand for ``new`` from now on: ``x[idx] = v`` in user code."""
+        # NOTE: the graph stays in SSA form; only this Python object moves on to the new
+        # variable, so every name bound to it sees the update, as with a NumPy array.
+        self.builder, self.ref, self.val = new.builder, new.ref, new.val
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("fnad: len() of a 0-d traced array")

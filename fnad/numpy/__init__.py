@@ -40,6 +40,25 @@ from numpy import (  # noqa: F401  (dtypes and constants, re-exported)
 )
 
 from fnad.numpy._complex import angle, conj, conjugate, imag, real
+from fnad.numpy._construct import (
+    array_split,
+    atleast_3d,
+    diag,
+    diagonal,
+    flip,
+    fliplr,
+    flipud,
+    kron,
+    meshgrid,
+    pad,
+    repeat,
+    roll,
+    rot90,
+    split,
+    tile,
+    tril,
+    triu,
+)
 from fnad.numpy._contract import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from fnad.numpy._core import (
     abs,
@@ -110,7 +129,26 @@ from fnad.numpy._core import (
     trunc,
     where,
 )
-from fnad.numpy._indexing import add_at, getitem, nonzero
+from fnad.numpy._indexing import add_at, getitem, nonzero, setitem
+from fnad.numpy._math import (
+    around,
+    copysign,
+    deg2rad,
+    degrees,
+    fabs,
+    fmax,
+    fmin,
+    fmod,
+    isneginf,
+    isposinf,
+    logaddexp2,
+    nan_to_num,
+    rad2deg,
+    radians,
+    round,
+    signbit,
+    sinc,
+)
 from fnad.numpy._methods import UnsupportedError, install
 from fnad.numpy._reductions import (
     all,
@@ -126,6 +164,19 @@ from fnad.numpy._reductions import (
     std,
     sum,
     var,
+)
+from fnad.numpy._scans import (
+    argsort,
+    average,
+    cumprod,
+    cumsum,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nansum,
+    sort,
+    take_along_axis,
 )
 from fnad.numpy._shape import (
     array,

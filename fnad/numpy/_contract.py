@@ -180,10 +180,13 @@ def vdot(a: Any, b: Any) -> Any:
     return einsum("i,i->", reshape(a, (-1,)), reshape(b, (-1,)))
 
 
-def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
-    if not is_traced(a) or offset != 0:
-        if offset != 0 and is_traced(a):
-            raise NotImplementedError("fnad: trace(offset != 0) is not supported on tracers")
-        return np.trace(a, offset, axis1, axis2)
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:
+    if not is_traced(a):
+        return np.trace(a, offset, axis1, axis2, dtype)
+    if offset != 0 or dtype is not None or a.shape[axis1] != a.shape[axis2]:
+        from fnad.numpy._construct import diagonal
+        from fnad.numpy._reductions import sum as total
+
+        return total(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
     x = moveaxis(a, (axis1, axis2), (-2, -1))
     return einsum("...ii->...", x)

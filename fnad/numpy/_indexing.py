@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from fnad.core.trace import Tracer, with_location
+from fnad.ops.elementwise import convert
 from fnad.ops.indexing import IndexSpec, gather, index_add
 
 
@@ -128,3 +129,36 @@ def add_at(a: Any, key: Any, values: Any) -> Any:
     builder = innermost([a, values, *arrays])
     base = operand(a, dtype, shape_of(a), builder)
     return index_add(base, operand(values, dtype, target, builder), index, *arrays)
+
+
+def setitem(a: Any, key: Any, value: Any) -> Any:
+    """Functional ``a[key] = value``: a new array equal to ``a`` except at ``key``.
+
+    ``value`` is cast to ``a``'s dtype and broadcast to ``a[key]``'s shape. Where an index
+    array repeats a position the last value wins, as in NumPy. The gradient reaches ``a``
+    everywhere except the overwritten positions, and ``value`` through a gather.
+    """
+    from fnad.numpy._core import where
+    from fnad.numpy._shape import broadcast_to, reshape, zeros_like
+
+    index, arrays, drop = normalize_index(key, a.ndim)
+    if any(isinstance(x, Tracer) for x in arrays):
+        raise with_location(
+            TypeError(
+                "fnad: x[idx] = v needs the index arrays known at trace time (NumPy arrays or "
+                "constants); with traced indices, use fnad.numpy.add_at or where"
+            )
+        )
+    positions = _drop_axis(np.arange(a.size).reshape(a.shape)[index.build(arrays)], drop)
+    value = broadcast_to(value if isinstance(value, Tracer) else np.asarray(value), positions.shape)
+    value = convert(value, a.dtype) if isinstance(value, Tracer) else value.astype(a.dtype)
+    flat = positions.ravel()
+    reversed_unique, first = np.unique(flat[::-1], return_index=True)
+    mask = np.zeros(a.size, bool)
+    mask[flat] = True
+    if len(reversed_unique) < len(flat):
+        # NOTE: a position written twice keeps its last value, so only those are scattered.
+        value = getitem(reshape(value, (-1,)), len(flat) - 1 - first)
+        flat = reversed_unique
+    written = add_at(zeros_like(a, shape=(a.size,)), flat, reshape(value, (-1,)))
+    return where(mask.reshape(a.shape), reshape(written, a.shape), a)

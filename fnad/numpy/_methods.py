@@ -8,7 +8,17 @@ from typing import Any
 import numpy as np
 
 from fnad.core.trace import Tracer, with_location
-from fnad.numpy import _complex, _contract, _core, _indexing, _reductions, _shape
+from fnad.numpy import (
+    _complex,
+    _construct,
+    _contract,
+    _core,
+    _indexing,
+    _math,
+    _reductions,
+    _scans,
+    _shape,
+)
 
 
 class UnsupportedError(TypeError):
@@ -62,6 +72,11 @@ def _transpose_method(self: Tracer, *axes: Any) -> Any:
     return _shape.transpose(self, axes or None)
 
 
+def _sort_method(self: Tracer, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+    """``x.sort()`` sorts in place in NumPy: the tracer moves on to the sorted value."""
+    self.rebind(_scans.sort(self, axis, kind, order))
+
+
 _METHODS = {
     "reshape": _reshape_method,
     "transpose": _transpose_method,
@@ -74,6 +89,13 @@ _METHODS = {
     "std": _reductions.std,
     "argmax": _reductions.argmax,
     "argmin": _reductions.argmin,
+    "argsort": _scans.argsort,
+    "sort": _sort_method,
+    "cumsum": _scans.cumsum,
+    "cumprod": _scans.cumprod,
+    "round": _math.round,
+    "diagonal": _construct.diagonal,
+    "repeat": _construct.repeat,
     "any": _reductions.any,
     "all": _reductions.all,
     "dot": _contract.dot,
@@ -87,6 +109,7 @@ _METHODS = {
     "trace": _contract.trace,
     "nonzero": _indexing.nonzero,
     "__getitem__": _indexing.getitem,
+    "__setitem__": lambda self, key, value: self.rebind(_indexing.setitem(self, key, value)),
     "__neg__": _core.negative,
     "__pos__": _core.positive,
     "__abs__": _core.absolute,

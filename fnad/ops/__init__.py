@@ -12,5 +12,7 @@ from fnad.ops import (  # noqa: F401
     linalg,
     linalg_decomp,
     reduce,
+    scan,
     shape,
+    special,
 )

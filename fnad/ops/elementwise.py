@@ -133,6 +133,13 @@ logaddexp_p = binary(
     derivs=(lambda x, y, out: np.exp(x - out), lambda x, y, out: np.exp(y - out)),
 )
 
+copysign_p = binary(
+    "copysign",
+    np.copysign,
+    scalar="math.copysign({x}, {y})",
+    derivs=(lambda x, y, out: bind(copysign_p, np.ones_like(x), x * y), None),
+)
+
 
 def _integer_pow_impl(x, *, n):
     return np.power(x, np.asarray(n, dtype=x.dtype))

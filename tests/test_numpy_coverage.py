@@ -1,0 +1,311 @@
+"""NumPy and SciPy coverage: each composition in fnad.numpy and fnad.scipy, traced, equals
+NumPy's or SciPy's value; its reverse-mode derivative matches central finite differences
+of the NumPy/SciPy function itself; and per group, one jitted function computing every
+case (and one computing every gradient) equals the interpreter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.special as sc
+import scipy.stats as ss
+
+import fnad
+import fnad.numpy as fnp
+import fnad.scipy.special as fsp
+import fnad.scipy.stats as fst
+
+R = np.random.default_rng(0)
+M = R.normal(size=(3, 4))
+V = R.normal(size=(5,))
+P = R.uniform(0.1, 0.9, size=(4,))
+POS = R.uniform(0.5, 3.0, size=(4,))
+ZEROS = np.array([[1.5, 0.0, 2.0], [0.0, 0.0, -1.2], [0.7, 1.1, 0.9]])
+
+# name -> (fnad function, reference function, args, differentiable)
+ELEMENTWISE = {
+    "deg2rad": (np.deg2rad, None, (V,), True),
+    "rad2deg": (np.rad2deg, None, (V,), True),
+    "sinc": (np.sinc, None, (np.array([0.3, -1.7, 2.2]),), True),
+    "fabs": (np.fabs, None, (V,), True),
+    "fmod": (np.fmod, None, (M * 3, POS[:, None][:3] * np.ones((3, 4))), True),
+    "remainder": (np.remainder, None, (M * 3, np.full((3, 4), 1.3)), True),
+    "copysign": (np.copysign, None, (V, V[::-1]), True),
+    "logaddexp2": (np.logaddexp2, None, (M, M[::-1] * 2), True),
+    "hypot": (np.hypot, None, (M, M + 1), True),
+    "exp2": (np.exp2, None, (V,), True),
+    "round": (lambda x: np.round(x, 2), None, (V * 10,), False),
+    "around": (lambda x: np.around(x), None, (V * 3,), False),
+    "floor": (np.floor, None, (V * 3,), False),
+    "signbit": (np.signbit, None, (np.array([-0.0, 0.0, -1.0, 2.0]),), False),
+    "nan_to_num": (
+        lambda x: np.nan_to_num(x, posinf=9.0) * x[0],
+        None,
+        (np.array([0.5, np.nan, np.inf, -np.inf, 2.0]),),
+        False,
+    ),
+    "fmax": (np.fmax, None, (np.array([1.0, np.nan, 3.0]), np.array([np.nan, 2.0, -1.0])), False),
+    "isposinf": (np.isposinf, None, (np.array([np.inf, -np.inf, 1.0]),), False),
+}
+REDUCTIONS = {
+    "var_ddof": (lambda x: np.var(x, axis=1, ddof=1), None, (M,), True),
+    "std": (lambda x: np.std(x, axis=0), None, (M,), True),
+    "cumsum": (lambda x: np.cumsum(x, axis=1), None, (M,), True),
+    "cumsum_flat": (np.cumsum, None, (M,), True),
+    "cumprod": (lambda x: np.cumprod(x, axis=1), None, (ZEROS,), True),
+    "cumprod_axis0": (lambda x: np.cumprod(x, axis=0), None, (ZEROS,), True),
+    "sort": (lambda x: np.sort(x, axis=0), None, (M,), True),
+    "sort_flat": (lambda x: np.sort(x, axis=None), None, (M,), True),
+    "argsort": (lambda x: np.argsort(x, axis=1), None, (M,), False),
+    "take_along_axis": (
+        lambda x: np.take_along_axis(x, np.array([[2, 0], [1, 1], [-1, 3]]), axis=1),
+        None,
+        (M,),
+        True,
+    ),
+    "argmax": (lambda x: np.argmax(x, axis=0), None, (M,), False),
+    "max_ties": (lambda x: np.max(x, axis=1), None, (np.array([[1.0, 3.0, 3.0]]),), True),
+    "any": (lambda x: np.any(x > 1, axis=1), None, (M,), False),
+    "all": (lambda x: np.all(x > -3), None, (M,), False),
+    "average": (lambda x: np.average(x, axis=1, weights=POS), None, (M,), True),
+    "average_full": (lambda x, w: np.average(x, weights=w), None, (M, M * M), True),
+    "nansum": (lambda x: np.nansum(x), None, (np.array([1.0, np.nan, 2.5]),), True),
+    "nanmean": (lambda x: np.nanmean(x, axis=0), None, (np.array([[1.0, np.nan], [3, 4]]),), True),
+}
+SHAPES = {
+    "tile": (lambda x: np.tile(x, (2, 1, 2)), None, (M,), True),
+    "repeat": (lambda x: np.repeat(x, 2, axis=1), None, (M,), True),
+    "repeat_array": (lambda x: np.repeat(x, [1, 0, 3], axis=0), None, (M,), True),
+    "pad_constant": (lambda x: np.pad(x, ((1, 0), (2, 1)), constant_values=3.0), None, (M,), True),
+    "pad_reflect": (lambda x: np.pad(x, 2, mode="reflect"), None, (M,), True),
+    "pad_edge": (lambda x: np.pad(x, (1, 3), mode="edge"), None, (V,), True),
+    "pad_wrap": (lambda x: np.pad(x, 2, mode="wrap"), None, (M,), True),
+    "flip": (np.flip, None, (M,), True),
+    "roll": (lambda x: np.roll(x, (1, -5), axis=(0, 1)), None, (M,), True),
+    "roll_flat": (lambda x: np.roll(x, 3), None, (M,), True),
+    "rot90": (lambda x: np.rot90(x), None, (M,), True),
+    "rot90_3": (lambda x: np.rot90(x, 3), None, (M,), True),
+    "diag_vector": (lambda x: np.diag(x, 1), None, (V,), True),
+    "diag_matrix": (lambda x: np.diag(x, -1), None, (M,), True),
+    "diagonal": (lambda x: np.diagonal(x, 1), None, (M,), True),
+    "trace_offset": (lambda x: np.trace(x, 1), None, (M,), True),
+    "triu": (lambda x: np.triu(x, 1), None, (M,), True),
+    "tril": (np.tril, None, (M,), True),
+    "kron": (np.kron, None, (M[:2, :2], M[1:, 2:]), True),
+    "split": (lambda x: np.split(x, 2, axis=1)[1], None, (M,), True),
+    "array_split": (lambda x: np.array_split(x, 3, axis=1)[0], None, (M,), True),
+    "meshgrid": (lambda x, y: np.meshgrid(x, y)[0] * np.meshgrid(x, y)[1], None, (V, P), True),
+    "atleast_3d": (np.atleast_3d, None, (V,), True),
+    "stack_scalars": (
+        lambda x: fnp.stack([x[0], 2.0, x[1]]),
+        lambda x: np.stack([x[0], 2.0, x[1]]),
+        (V,),
+        True,
+    ),
+    "array_nested": (
+        lambda x: fnp.array([[x[0], 1.0], [x[1] * x[2], x[3]]]),
+        lambda x: np.array([[x[0], 1.0], [x[1] * x[2], x[3]]]),
+        (V,),
+        True,
+    ),
+}
+SCIPY = {
+    "gammaln": (sc.gammaln, None, (POS,), True),
+    "digamma": (sc.digamma, None, (POS,), True),
+    "polygamma": (lambda x: fsp.polygamma(2, x), lambda x: sc.polygamma(2, x), (POS,), True),
+    "erf": (sc.erf, None, (V,), True),
+    "erfc": (sc.erfc, None, (V,), True),
+    "erfinv": (sc.erfinv, None, (P,), True),
+    "expit": (sc.expit, None, (V * 5,), True),
+    "logit": (sc.logit, None, (P,), True),
+    "xlogy": (sc.xlogy, None, (np.array([0.0, 1.5, 2.0]), np.array([0.5, 2.0, 0.3])), True),
+    "xlog1py": (sc.xlog1py, None, (np.array([0.0, 1.5, 2.0]), np.array([0.5, 2.0, 0.3])), True),
+    "logsumexp": (
+        lambda x: fsp.logsumexp(x, axis=1),
+        lambda x: sc.logsumexp(x, axis=1),
+        (M * 30,),
+        True,
+    ),
+    "logsumexp_b": (
+        lambda x: fsp.logsumexp(x, b=POS),
+        lambda x: sc.logsumexp(x, b=POS),
+        (M[0],),
+        True,
+    ),
+    "softmax": (lambda x: fsp.softmax(x, axis=0), lambda x: sc.softmax(x, axis=0), (M,), True),
+    "log_softmax": (fsp.log_softmax, sc.log_softmax, (M,), True),
+    "betaln": (sc.betaln, None, (POS, POS[::-1] + 1), True),
+    "norm.logpdf": (
+        lambda x, m, s: fst.norm.logpdf(x, m, s),
+        lambda x, m, s: ss.norm.logpdf(x, m, s),
+        (V[:4], P, POS),
+        True,
+    ),
+    "norm.cdf": (fst.norm.cdf, ss.norm.cdf, (V,), True),
+    "norm.logcdf": (fst.norm.logcdf, ss.norm.logcdf, (np.array([-40.0, -3.0, 0.5, 4.0]),), True),
+    "norm.ppf": (fst.norm.ppf, ss.norm.ppf, (P,), True),
+    "t.logpdf": (fst.t.logpdf, ss.t.logpdf, (V[:4], POS), True),
+    "gamma.logpdf": (
+        lambda x, a: fst.gamma.logpdf(x, a, scale=1.5),
+        lambda x, a: ss.gamma.logpdf(x, a, scale=1.5),
+        (np.array([0.5, 1.0, 2.5, -1.0]), POS),
+        True,
+    ),
+    "beta.pdf": (fst.beta.pdf, ss.beta.pdf, (np.array([0.2, 0.5, 0.9, 1.5]), POS, POS + 1), True),
+    "poisson.logpmf": (
+        lambda mu: fst.poisson.logpmf(np.array([0.0, 2.0, 5.0, 1.5]), mu),
+        lambda mu: ss.poisson.logpmf(np.array([0.0, 2.0, 5.0, 1.5]), mu),
+        (POS,),
+        True,
+    ),
+}
+GROUPS = {"elementwise": ELEMENTWISE, "reductions": REDUCTIONS, "shapes": SHAPES, "scipy": SCIPY}
+ALL = [
+    pytest.param(f, ref or f, args, diff, id=name)
+    for group in GROUPS.values()
+    for name, (f, ref, args, diff) in group.items()
+]
+
+
+def _traced(f, args):
+    """``f`` run by the interpreter on an abstract trace (the static, jit-like mode)."""
+    graph = fnad.verify(fnad.make_graph(lambda *xs: f(*xs))(*args))
+    return fnad.eval_graph(graph, *args)[0]
+
+
+@pytest.mark.parametrize("f,ref,args,diff", ALL)
+def test_value_matches_reference(f, ref, args, diff):
+    want = ref(*args)
+    got, _ = fnad.vjp(f, *args)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(_traced(f, args), want, rtol=1e-12, atol=1e-14)
+
+
+def _finite(x):
+    return np.where(np.isfinite(x), x, 0.0)
+
+
+@pytest.mark.parametrize("f,ref,args,diff", [p for p in ALL if p.values[3]])
+def test_gradient_matches_finite_differences(f, ref, args, diff):
+    rng = np.random.default_rng(1)
+    out, vjp_fn = fnad.vjp(f, *args)
+    u = rng.normal(size=np.shape(out))
+    vs = [rng.normal(size=np.shape(a)) for a in args]
+    eps = 1e-6
+    hi = ref(*[a + eps * v for a, v in zip(args, vs)])
+    lo = ref(*[a - eps * v for a, v in zip(args, vs)])
+    with np.errstate(invalid="ignore"):  # -inf - -inf outside a support
+        expected = np.sum(_finite(u * (hi - lo) / (2 * eps)))
+    got = sum(np.sum(g * v) for g, v in zip(vjp_fn(u), vs))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cumprod_gradient_exact_at_zeros():
+    x = np.array([2.0, 0.0, 3.0, 0.0])
+    got = fnad.grad(lambda x: np.sum(np.cumprod(x)))(x)
+    # d/dx_i of sum_j prod_{k<=j} x_k, by hand.
+    np.testing.assert_array_equal(got, [1.0, 1.0 * 2 + 2 * 3, 0.0, 0.0])
+
+
+def test_setitem_is_functional_with_gradients():
+    def f(x):
+        y = x * 1.0
+        y[0, 1:] = 7.0
+        y[1] += x[0]
+        y[np.array([2, 2]), 0] = fnp.array([x[0, 0], 2 * x[0, 0]])  # last write wins
+        return np.sum(y * y)
+
+    x = np.arange(12.0).reshape(3, 4) / 4
+    y = x.copy()
+    y[0, 1:] = 7.0
+    y[1] += x[0]
+    y[2, 0] = 2 * x[0, 0]
+    assert f(x) == pytest.approx(np.sum(y * y))
+    want = 2 * y
+    want[0, 1:] = 0
+    want[0] += 2 * y[1]
+    want[2, 0] = 0
+    want[0, 0] += 2 * 2 * y[2, 0]
+    np.testing.assert_allclose(fnad.grad(f)(x), want)
+    np.testing.assert_allclose(fnad.jit(fnad.grad(f))(x), want)
+
+
+def test_sort_method_sorts_in_place():
+    def f(x):
+        x.sort()
+        return x[-1] - x[0]
+
+    x = np.array([3.0, -1.0, 2.0])
+    np.testing.assert_array_equal(fnad.grad(f)(x), [1.0, -1.0, 0.0])
+
+
+def test_scipy_python_functions_need_fnad_scipy():
+    with pytest.raises(TypeError, match="fnad"):
+        fnad.grad(lambda x: sc.logsumexp(x))(V)
+
+
+def _compiled_equals_interpreter(cases):
+    """Every case's value and gradient in one jitted function (one Numba compile)."""
+    leaves = [a for _, _, args, _ in cases for a in args]
+
+    def values(*xs):
+        outs, k = [], 0
+        for f, _, args, _ in cases:
+            outs.append(f(*xs[k : k + len(args)]))
+            k += len(args)
+        return outs
+
+    def loss(*xs):
+        floats = [o for o in values(*xs) if o.dtype.kind == "f"]
+        return sum(np.sum(np.where(np.isfinite(o), o, 0.0)) for o in floats)
+
+    grads = fnad.grad(loss, argnums=tuple(range(len(leaves))))
+
+    def both(*xs):
+        return values(*xs), grads(*xs)
+
+    (got_values, got_grads), (want_values, want_grads) = fnad.jit(both)(*leaves), both(*leaves)
+    for got, want in zip(got_values, want_values):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    for got, want in zip(got_grads, want_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+SAMPLE = [
+    ("elementwise", "sinc"),
+    ("elementwise", "nan_to_num"),
+    ("reductions", "cumsum"),
+    ("reductions", "cumprod"),
+    ("reductions", "sort"),
+    ("reductions", "take_along_axis"),
+    ("shapes", "pad_reflect"),
+    ("shapes", "diag_vector"),
+    ("scipy", "digamma"),
+    ("scipy", "erfinv"),
+    ("scipy", "norm.logcdf"),
+]
+
+
+def test_sample_compiled_equals_interpreter():
+    """A case of each new code path (scans, sorts, gathers, scalar helpers), one compile."""
+    _compiled_equals_interpreter([GROUPS[group][name] for group, name in SAMPLE])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_group_compiled_equals_interpreter(group):
+    """Every case of the group, compiled (minutes of Numba: run with -m slow)."""
+    _compiled_equals_interpreter(list(GROUPS[group].values()))
+
+
+def test_coverage_page_is_in_sync_with_the_code():
+    from pathlib import Path
+
+    from fnad.numpy.coverage import table
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "numpy-coverage.md").read_text()
+    start = page.index("-->\n", page.index("<!-- coverage table")) + 4
+    shown = page[start : page.index("<!-- end of coverage table -->")]
+    assert shown == table(), "regenerate the table: python -m fnad.numpy.coverage"
+    assert "| no |" not in shown
