@@ -75,12 +75,13 @@ _BERNOULLI = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 
 def _polygamma(n, x):
     if n == 0:
         return _digamma(x)
-    if x <= 0.0:
-        return np.inf if x == 0.0 and n % 2 == 1 else np.nan
+    if x <= 0.0 and math.floor(x) == x:
+        return np.inf if n % 2 == 1 else np.nan
     s = n + 1.0
     total = 0.0
     while x < 20.0 + n:
-        total += x ** -s
+        # NOTE: the series sum of 1 / (x + k)^(n + 1) converges for negative x too.
+        total += 1.0 / x ** (n + 1)
         x += 1.0
     # Euler-Maclaurin tail of the Hurwitz zeta function zeta(s, x).
     total += x ** (1.0 - s) / (s - 1.0) + 0.5 * x ** -s
