@@ -74,7 +74,14 @@ def export(f: Callable, *example_args: Any, path: str | Path = "model.py", name:
     >>> "def tanh(*args)" in path.read_text()
     True
     """
-    jitted = f if isinstance(f, Jitted) else jit(f)
+    if isinstance(f, Jitted):
+        if f.static_argnums or f.static_argnames:
+            jitted = f
+        else:
+            # NOTE: libm math keeps the module free of fnad's vectorized-math helpers.
+            jitted = jit(f.fun, fastmath=f.fastmath, precise=True)
+    else:
+        jitted = jit(f, precise=True)
     if jitted.static_argnums or jitted.static_argnames:
         raise TypeError(
             "fnad.export: export a function without static arguments; fix their values "
@@ -99,6 +106,10 @@ def _module(lowered: Any, public: str, origin: str) -> str:
     generated = lowered.generated
     header, _, kernel = generated.source.partition("\n")
     assert header.startswith('"""'), "generated source starts with its docstring"
+    # fnad's huge-page hint for large results is a pure optimization: dropped here.
+    kernel = kernel.replace("from fnad.codegen import memory\n", "")
+    kernel = kernel.replace("memory.advise(", "(")
+    assert "from fnad" not in kernel, "the exported kernel must not import fnad"
     in_specs = tuple((s.shape, s.dtype.name) for s in lowered.traced.in_specs)
     scalar_outs = tuple(
         (i, s.dtype.name) for i, s in enumerate(lowered.graph.out_specs) if not s.shape
