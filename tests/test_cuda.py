@@ -36,7 +36,9 @@ from test_jit import CASES  # noqa: E402
 
 import fnad  # noqa: E402
 from fnad.codegen.control import CONTROL  # noqa: E402
+from fnad.codegen.cuda_kernels import EMITTERS  # noqa: E402
 from fnad.codegen.linalg import STACKED  # noqa: E402
+from fnad.codegen.region import REDUCE_STEP  # noqa: E402
 from fnad.core.trace import bind  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -66,12 +68,23 @@ def _together(cases):
     return everything, [a for _, args, _ in cases for a in args]
 
 
+def _on_cuda(prim, args, params) -> bool:
+    """What the CUDA backend compiles so far: elementwise primitives with a plain scalar
+    template, reductions, and the kernels of cuda_kernels. Control flow, sort and scans,
+    linear algebra, FFT, special functions with compiled helpers and complex numbers run
+    on the CPU backend only (the CUDA backend names the primitive in its error)."""
+    if any(np.iscomplexobj(a) for a in args) or prim.name in CONTROL or prim.name in STACKED:
+        return False
+    if prim.name in EMITTERS or prim.name in REDUCE_STEP:
+        return True
+    return prim.elementwise and prim.scalar is not None and not prim.tags.get("helpers")
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_every_primitive_on_cuda_equals_interpreter(dtype):
-    """Every registry case the CPU backend compiles, in one CUDA module (float64), and the
-    elementwise ones again in float32. Control flow (loops on the host), stacked linear
-    algebra and FFTs (LAPACK-backed kernels on the host) are not on CUDA yet."""
-    cases = [c for c in CASES if c[0].name not in CONTROL and c[0].name not in STACKED]
+    """Every registry case the CUDA backend compiles, in one CUDA module (float64), and the
+    elementwise ones again in float32."""
+    cases = [c for c in CASES if _on_cuda(*c)]
     cases = cases if dtype == np.float64 else [c for c in cases if c[0].elementwise]
     cases = [
         (p, tuple(a.astype(dtype) if a.dtype == np.float64 else a for a in args), k)
