@@ -139,7 +139,7 @@ def _slogdet_vjp(cts, a, *, outs):
     weight = np.zeros(sign.shape, a.dtype) if ct_log is None else ct_log.astype(a.dtype)
     if a.dtype.kind == "c" and ct_sign is not None:
         weight = weight + 1j * np.imag(ct_sign * sign)
-    return (weight[..., None, None] * _inv_T(a),)
+    return (np.reshape(weight, (*weight.shape, 1, 1)) * _inv_T(a),)
 
 
 def _slogdet_jvp(ts, a, *, outs):
