@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import fd_check, traced
 
 import fnad
-from tests.test_linalg import fd_check, traced
 
 RNG = np.random.default_rng(0)
 Z = RNG.normal(size=4) + 1j * RNG.normal(size=4)

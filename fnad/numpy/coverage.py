@@ -22,6 +22,29 @@ X = np.linspace(0.2, 0.8, 12).reshape(3, 4)
 V = np.linspace(0.2, 0.8, 4)
 I = np.array([[0, 2, 1, 3]] * 3)
 
+def _square_samples() -> dict[str, Callable[[Any], Any]]:
+    """Linear algebra on a symmetric positive definite matrix made from ``X``."""
+
+    def spd(x: Any) -> Any:
+        return x[:, :3] @ x[:, :3].T + np.eye(3)
+
+    return {
+        "cholesky": lambda x: np.linalg.cholesky(spd(x)),
+        "det": lambda x: np.linalg.det(spd(x)),
+        "slogdet": lambda x: np.linalg.slogdet(spd(x))[1],
+        "inv": lambda x: np.linalg.inv(spd(x)),
+        "solve": lambda x: np.linalg.solve(spd(x), x[:, 0]),
+        "eigh": lambda x: np.linalg.eigh(spd(x))[1],
+        "eigvalsh": lambda x: np.linalg.eigvalsh(spd(x)),
+        "matrix_power": lambda x: np.linalg.matrix_power(spd(x), -2),
+    }
+
+
+def _modulus_of(transform: Callable) -> Callable[[Any], Any]:
+    """A real-valued sample of a complex transform (grad needs a real output)."""
+    return lambda x: np.abs(transform(x))
+
+
 #: Sample calls for functions that take more than one or two arrays like ``X``.
 SAMPLES: dict[str, Callable[[Any], Any]] = {
     "take_along_axis": lambda x: np.take_along_axis(x, I, 1),
@@ -58,6 +81,22 @@ SAMPLES: dict[str, Callable[[Any], Any]] = {
     "bitwise_xor": lambda x: np.bitwise_xor(x > 0.5, x < 0.7),
     "bitwise_not": lambda x: np.bitwise_not(x > 0.5),
     "invert": lambda x: np.invert(x > 0.5),
+    "real": lambda x: np.real(x * (1 + 2j)),
+    "imag": lambda x: np.imag(x * (1 + 2j)),
+    "conj": lambda x: np.imag(np.conj(x * (1 + 2j))),
+    "conjugate": lambda x: np.imag(np.conjugate(x * (1 + 2j))),
+    "angle": lambda x: np.angle(x * (1 + 2j) - 0.5),
+    **{f"linalg.{name}": fn for name, fn in _square_samples().items()},
+    "linalg.svd": lambda x: np.linalg.svd(x, full_matrices=False)[0],
+    "linalg.qr": lambda x: np.linalg.qr(x.T)[0],
+    "linalg.multi_dot": lambda x: np.linalg.multi_dot([x, x.T, x]),
+    "linalg.matmul": lambda x: np.linalg.matmul(x, x.T),
+    "linalg.tensordot": lambda x: np.linalg.tensordot(x, x, axes=2),
+    "linalg.outer": lambda x: np.linalg.outer(x[0], x[1]),
+    **{
+        f"fft.{name}": _modulus_of(getattr(np.fft, name))
+        for name in ("fft", "ifft", "rfft", "fft2", "ifft2", "fftn", "ifftn")
+    },
 }
 
 
@@ -74,11 +113,12 @@ def _graph(fn: Callable, name: str) -> Graph | None:
 
 def _compiles(prim: Primitive) -> bool:
     from fnad.codegen.cpu import _SIMPLE
+    from fnad.codegen.linalg import STACKED
     from fnad.passes.fuse import REDUCTIONS
 
     if prim.elementwise:
         return prim.scalar is not None or prim.name == "broadcast_to"
-    return prim.name in (*_SIMPLE, *REDUCTIONS, "einsum")
+    return prim.name in (*_SIMPLE, *REDUCTIONS, *STACKED, "einsum")
 
 
 def modes(graph: Graph) -> dict[str, str]:
@@ -100,11 +140,16 @@ def modes(graph: Graph) -> dict[str, str]:
 
 def functions() -> list[tuple[str, str, Callable]]:
     """``(section, name, function)`` for every supported function."""
-    from fnad.numpy import _methods
+    from fnad.numpy import _methods, fft, linalg
     from fnad.scipy import special, stats
 
     numpy_names = dict(_numpy_names(_methods))
     rows = [("numpy", name, fn) for name, fn in sorted(numpy_names.items())]
+    for module in (linalg, fft):
+        short = module.__name__.rsplit(".", 1)[-1]
+        for name in sorted(module.__all__):
+            if name not in ("LinAlgError", "fftfreq", "rfftfreq"):
+                rows.append((f"numpy.{short}", f"{short}.{name}", getattr(module, name)))
     for name in sorted(vars(special)):
         fn = getattr(special, name)
         if (
