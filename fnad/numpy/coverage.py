@@ -22,6 +22,7 @@ X = np.linspace(0.2, 0.8, 12).reshape(3, 4)
 V = np.linspace(0.2, 0.8, 4)
 I = np.array([[0, 2, 1, 3]] * 3)
 
+
 def _square_samples() -> dict[str, Callable[[Any], Any]]:
     """Linear algebra on a symmetric positive definite matrix made from ``X``."""
 
