@@ -117,9 +117,7 @@ def test_every_differentiable_primitive_has_rules():
     missing = [
         n
         for n, p in PRIMITIVES.items()
-        if not p.nondiff
-        and "first_order_only" not in p.tags
-        and (p.vjp is None or p.jvp is None)
+        if not p.nondiff and "first_order_only" not in p.tags and (p.vjp is None or p.jvp is None)
     ]
     assert missing == []
 
