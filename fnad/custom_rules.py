@@ -190,8 +190,8 @@ class VJPRule:
 
 
 @dataclass(frozen=True, eq=False)
-class BatchedVJPRule:
-    """``inner`` vmapped: residuals come back batched, unbatched inputs' cotangents summed."""
+class _Batched:
+    """A rule vmapped along the inputs marked in ``flags`` (batch axis first)."""
 
     inner: Any
     flags: tuple[bool, ...]
@@ -201,14 +201,25 @@ class BatchedVJPRule:
     def num_args(self) -> int:
         return self.inner.num_args
 
+    @property
+    def in_axes(self) -> tuple[int | None, ...]:
+        return tuple(0 if f else None for f in self.flags)
+
     def __repr__(self) -> str:
         return f"vmap({self.inner!r})"
+
+    def batched(self, flags: tuple[bool, ...], size: int) -> _Batched:
+        return type(self)(self, flags, size)
+
+
+class BatchedVJPRule(_Batched):
+    """``inner`` vmapped: residuals come back batched, unbatched inputs' cotangents summed."""
 
     def fwd(self, xs: list[Any]) -> tuple[list[Any], Any]:
         from fnad.transforms.vmap import vmap
 
-        axes = tuple(0 if f else None for f in self.flags)
-        return vmap(lambda *a: self.inner.fwd(list(a)), in_axes=axes, axis_size=self.size)(*xs)
+        fwd = vmap(lambda *a: self.inner.fwd(list(a)), in_axes=self.in_axes, axis_size=self.size)
+        return fwd(*xs)
 
     def bwd(self, residuals: Any, cts: list[Any]) -> list[Any]:
         from fnad.numpy import sum as fnp_sum
@@ -216,9 +227,6 @@ class BatchedVJPRule:
 
         grads = vmap(lambda r, c: self.inner.bwd(r, c), axis_size=self.size)(residuals, cts)
         return [g if g is None or f else fnp_sum(g, axis=0) for g, f in zip(grads, self.flags)]
-
-    def batched(self, flags: tuple[bool, ...], size: int) -> BatchedVJPRule:
-        return BatchedVJPRule(self, flags, size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,29 +271,15 @@ class JVPRule:
         return BatchedJVPRule(self, flags, size)
 
 
-@dataclass(frozen=True, eq=False)
-class BatchedJVPRule:
-    inner: Any
-    flags: tuple[bool, ...]
-    size: int
-
-    @property
-    def num_args(self) -> int:
-        return self.inner.num_args
-
-    def __repr__(self) -> str:
-        return f"vmap({self.inner!r})"
+class BatchedJVPRule(_Batched):
+    """``inner`` vmapped along primals and tangents alike."""
 
     def jvp(self, xs: list[Any], ts: list[Any]) -> tuple[list[Any], list[Any]]:
         from fnad.transforms.vmap import vmap
 
         n = len(xs)
-        axes = tuple(0 if f else None for f in self.flags) * 2
 
         def one(*a: Any) -> Any:
             return self.inner.jvp(list(a[:n]), list(a[n:]))
 
-        return vmap(one, in_axes=axes, axis_size=self.size)(*xs, *ts)
-
-    def batched(self, flags: tuple[bool, ...], size: int) -> BatchedJVPRule:
-        return BatchedJVPRule(self, flags, size)
+        return vmap(one, in_axes=self.in_axes * 2, axis_size=self.size)(*xs, *ts)
