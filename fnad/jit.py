@@ -103,6 +103,11 @@ _FLOAT_KEY = ((), np.dtype(np.float64), float)
 
 
 def _fast_key(args: tuple) -> tuple:
+    """The fast path's key: each argument's shape, dtype and type (one argument alone,
+    the common case, skips building the tuple of them)."""
+    if len(args) == 1:
+        a = args[0]
+        return _FLOAT_KEY if type(a) is float else (a.shape, a.dtype, type(a))
     return tuple([_FLOAT_KEY if type(a) is float else (a.shape, a.dtype, type(a)) for a in args])
 
 
@@ -147,12 +152,12 @@ class Jitted:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # NOTE: the fast path: plain ndarray (or Python float) arguments of a known signature.
-        if not kwargs:
+        if not kwargs and not _DISABLED[0]:
             try:
                 plan = self._fast.get(_fast_key(args))
             except AttributeError:
                 plan = None
-            if plan is not None and not _DISABLED[0] and (self.device or current_device()) == "cpu":
+            if plan is not None and (self.device or current_device()) == "cpu":
                 return plan(*args)
         return self._call(args, kwargs)
 
