@@ -35,6 +35,7 @@ from fnad.core.graph import (
     _Namer,
     format_literal,
     format_param,
+    subgraphs,
 )
 from fnad.transforms.vjp import BACKWARD_HINT
 
@@ -214,7 +215,7 @@ class _Dot:
         params = ", ".join(
             f"{k}={format_param(node.params[k], self.namer, 0)}"
             for k in sorted(node.params)
-            if not isinstance(node.params[k], Graph)
+            if not subgraphs(node.params[k])
         )
         if params:
             lines.append(_wrap(params))

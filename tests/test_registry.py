@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fnad
+from fnad.core.graph import subgraphs
 from fnad.core.primitive import PRIMITIVES
 from fnad.core.spec import is_float, spec_of
 from fnad.core.trace import bind
@@ -193,8 +194,7 @@ def test_second_order(prim, args, params):
 
 
 def _holds_graphs(params) -> bool:
-    values = [v for p in params.values() for v in (p if isinstance(p, tuple) else (p,))]
-    return any(isinstance(v, fnad.Graph) for v in values)
+    return any(subgraphs(v) for v in params.values())
 
 
 # Sub-graph params are typed for the case's dtype, so those cases stay float64.

@@ -19,7 +19,7 @@ from fnad.codegen.einsum import emit_einsum
 from fnad.codegen.linalg import STACKED
 from fnad.codegen.region import emit_region
 from fnad.codegen.scan import emit_argsort, emit_cumsum
-from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal
+from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal, subgraphs
 from fnad.core.spec import ArraySpec
 from fnad.ops.indexing import IndexSpec
 
@@ -141,12 +141,6 @@ def scalar_literal(value: np.ndarray) -> str:
     return text if value.dtype in (np.float64, np.int64) else f"np.{value.dtype.name}({text})"
 
 
-def _holds_graph(value: object) -> bool:
-    return isinstance(value, Graph) or (
-        isinstance(value, tuple) and bool(value) and isinstance(value[0], Graph)
-    )
-
-
 def node_comment(node: Node, em: Emitter) -> str:
     outs = " ".join(em.name(v) for v in node.outs)
     # NOTE: shapes stay out of the source, so that a new size reuses compiled code.
@@ -154,7 +148,7 @@ def node_comment(node: Node, em: Emitter) -> str:
     shown = [
         k
         for k in sorted(node.params)
-        if k not in ("region", "shape") and not _holds_graph(node.params[k])
+        if k not in ("region", "shape") and not subgraphs(node.params[k])
     ]
     params = ", ".join(f"{k}={node.params[k]}" for k in shown)
     head = node.prim.name + (f"[{params}]" if params else "")
@@ -222,9 +216,8 @@ def _helpers_of(graph: Graph) -> dict[str, str]:
     for node in graph.nodes:
         found.update(node.prim.tags.get("helpers", {}))
         for value in node.params.values():  # fused regions and control-flow bodies
-            for sub in value if isinstance(value, tuple) else (value,):
-                if isinstance(sub, Graph):
-                    found.update(_helpers_of(sub))
+            for sub in subgraphs(value):
+                found.update(_helpers_of(sub))
     return found
 
 

@@ -9,6 +9,7 @@ fingerprints and generated source are deterministic.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +115,22 @@ class Graph:
         from fnad.viz import to_dot
 
         return to_dot(self, max_nodes=max_nodes)
+
+
+def subgraphs(value: Any) -> tuple[Graph, ...]:
+    """The graphs a node param holds: a fused region or loop body, or a tuple of branches."""
+    if isinstance(value, Graph):
+        return (value,)
+    if isinstance(value, tuple) and value and all(isinstance(v, Graph) for v in value):
+        return value
+    return ()
+
+
+def map_subgraphs(value: Any, fn: Callable[[Graph], Graph]) -> Any:
+    """``value`` with ``fn`` applied to the graphs it holds (itself when it holds none)."""
+    if isinstance(value, Graph):
+        return fn(value)
+    return tuple(fn(g) for g in value) if subgraphs(value) else value
 
 
 class _Namer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fnad.core.graph import Graph, Node
+from fnad.core.graph import Graph, Node, map_subgraphs
 from fnad.passes.cse import cse
 from fnad.passes.dce import dce
 from fnad.passes.fold import fold_constants
@@ -56,14 +56,9 @@ def _inner(graph: Graph, fn: Pass) -> Graph:
     """``graph`` with ``fn`` applied to the sub-graphs its nodes hold (not fused regions)."""
     nodes, changed = [], False
     for node in graph.nodes:
-        params = dict(node.params)
         if node.prim.name != "fused":
-            for key, value in node.params.items():
-                if isinstance(value, Graph):
-                    params[key] = fn(value)
-                elif isinstance(value, tuple) and value and isinstance(value[0], Graph):
-                    params[key] = tuple(fn(g) for g in value)
-        if any(params[k] is not node.params[k] for k in params):
-            node, changed = Node(node.prim, node.inputs, params, node.outs), True
+            params = {k: map_subgraphs(v, fn) for k, v in node.params.items()}
+            if any(params[k] is not node.params[k] for k in params):
+                node, changed = Node(node.prim, node.inputs, params, node.outs), True
         nodes.append(node)
     return Graph(graph.inputs, tuple(nodes), graph.outputs) if changed else graph
