@@ -15,15 +15,11 @@ from typing import Any
 import numpy as np
 
 from fnad.core.graph import Graph, Var
-from fnad.core.spec import ArraySpec, short_dtype
+from fnad.core.spec import ArraySpec
 from fnad.core.trace import Builder, Tracer, bind, to_spec, with_location
 from fnad.ops.control import cond_p, scan_call, while_call
 from fnad.ops.elementwise import convert
 from fnad.tree import PyTreeDef, tree_flatten, tree_unflatten
-
-
-def _show(spec: ArraySpec) -> str:
-    return f"{short_dtype(spec.dtype)}{list(spec.shape)}"
 
 
 def _leaves(tree: Any, what: str) -> tuple[list[Any], PyTreeDef, list[ArraySpec]]:
@@ -70,8 +66,8 @@ def _check_carry(
     for k, (g, s) in enumerate(zip(got.out_specs, specs)):
         if g != s:
             raise TypeError(
-                f"fnad.{fname}: {what} returned carry leaf {k - skip} as {_show(g)}, but the "
-                f"initial value is {_show(s)}; a carry keeps its shape and dtype (convert "
+                f"fnad.{fname}: {what} returned carry leaf {k - skip} as {g!r}, but the "
+                f"initial value is {s!r}; a carry keeps its shape and dtype (convert "
                 "the initial value, e.g. np.float64(0) rather than 0)"
             )
 
@@ -99,8 +95,8 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any, fname: str 
     traced = [_trace(lambda ops, b=b: b(*ops), [(tree, specs)]) for b in branches]
     for k, (_, graph, out_tree, _) in enumerate(traced):
         if out_tree != traced[0][2] or graph.out_specs != traced[0][1].out_specs:
-            shown = [_show(s) for s in graph.out_specs]
-            first = [_show(s) for s in traced[0][1].out_specs]
+            shown = list(graph.out_specs)
+            first = list(traced[0][1].out_specs)
             raise TypeError(
                 f"fnad.{fname}: branch {k} returns {out_tree} {shown} but branch 0 returns "
                 f"{traced[0][2]} {first}; every branch must return the same structure"
@@ -127,7 +123,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     if c[1].out_specs != (ArraySpec((), np.dtype(bool)),):
         raise TypeError(
             f"fnad.while_loop: cond_fun must return a scalar bool, got "
-            f"{[_show(s) for s in c[1].out_specs]}"
+            f"{list(c[1].out_specs)}"
         )
     _check_carry("while_loop", "body_fun", b[1], tree, b[2], specs)
     (cond_graph,), c_consts = _close([c], "while_loop")

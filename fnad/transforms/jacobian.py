@@ -38,7 +38,7 @@ def _split_args(f: Callable, args: tuple, argnums: Any, fname: str):
     return partial, tuple(args[i] for i in nums)
 
 
-def _basis(leaves: list[Any], what: str) -> tuple[int, list[np.ndarray]]:
+def _basis(leaves: list[Any], what: str) -> list[np.ndarray]:
     """Rows of an identity matrix, cut and shaped like ``leaves``: one batch per leaf."""
     specs = [to_spec(leaf, what) for leaf in leaves]
     for spec in specs:
@@ -51,7 +51,7 @@ def _basis(leaves: list[Any], what: str) -> tuple[int, list[np.ndarray]]:
     for s in specs:
         pieces.append(eye[:, start : start + s.size].reshape(total, *s.shape).astype(s.dtype))
         start += s.size
-    return total, pieces
+    return pieces
 
 
 def _pick(argnums: Any, per_arg: tuple) -> Any:
@@ -75,7 +75,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
         partial, diff_args = _split_args(f, args, argnums, "jacrev")
         out, vjp_fn, *aux = vjp(partial, *diff_args, has_aux=has_aux)
         out_leaves, out_tree = tree_flatten(out)
-        _, basis = _basis(out_leaves, "output")
+        basis = _basis(out_leaves, "output")
         rows = vmap(vjp_fn)(tree_unflatten(out_tree, basis))
         in_leaves, in_tree = tree_flatten(rows)
         results, start = [], 0
@@ -108,7 +108,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     def jac(*args: Any) -> Any:
         partial, diff_args = _split_args(f, args, argnums, "jacfwd")
         in_leaves, in_tree = tree_flatten(diff_args)
-        _, basis = _basis(in_leaves, "input")
+        basis = _basis(in_leaves, "input")
 
         def push(*tangents: Any) -> Any:
             out, t_out, *aux = jvp(partial, diff_args, tangents, has_aux=has_aux)
