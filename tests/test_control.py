@@ -156,7 +156,25 @@ def test_compiled_control_flow_equals_the_interpreter():
     for c, r in zip(flat_c, flat_r):
         np.testing.assert_allclose(c, r, rtol=1e-10, atol=1e-12)
     source = fnad.jit(everything).lower(*args).source
-    assert "while True:" in source and "for " in source and "if k" in source
+    assert "while True:" in source and "for step" in source and "if branch" in source
+
+
+def test_compiled_reverse_scan_over_matrices_and_a_switch_with_constants():
+    def f(x, k):
+        c, ys = fnad.scan(
+            lambda c, xi: (np.tanh(c * xi + 1.0), np.sum(c)), np.ones((2, 3)), x, reverse=True
+        )
+        table = np.arange(6.0).reshape(2, 3)
+        picked = fnad.switch(k, [lambda a: a * table, lambda a: a + table], c)
+        return np.sum(ys) + np.sum(picked)
+
+    x = np.linspace(0.1, 1.0, 30).reshape(5, 2, 3)
+    for k in (0, 1):
+        want = f(x, np.int64(k))
+        np.testing.assert_allclose(fnad.jit(f)(x, np.int64(k)), want, rtol=1e-12)
+        np.testing.assert_allclose(
+            fnad.jit(fnad.grad(f))(x, np.int64(k)), fnad.grad(f)(x, np.int64(k)), rtol=1e-10
+        )
 
 
 def test_loops_keep_the_graph_small():

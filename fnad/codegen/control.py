@@ -40,6 +40,10 @@ def _assign(em: Emitter, targets: Sequence[str], exprs: Sequence[str]) -> None:
         em.emit(f"{', '.join(targets)}{comma} = {', '.join(exprs)}{comma}")
 
 
+# NOTE: names from ``em.fresh`` end in a number; their stems must differ from the fixed
+# names other emitters use (``n0`` loop sizes, ``i0`` indices, ``k0`` constants).
+
+
 class _Nested:
     """Statements one level deeper; dimensions learned inside stay inside."""
 
@@ -59,7 +63,7 @@ def _cond(node: Node, em: Emitter) -> None:
     index, *ops = node.inputs
     branches = node.params["branches"]
     outs = [em.name(v) for v in node.outs]
-    k = em.fresh("k")
+    k = em.fresh("branch")
     em.emit(f"{k} = min(max({em.atom(index)}, 0), {len(branches) - 1})")
     for j, branch in enumerate(branches):
         head = "if" if j == 0 else "elif" if j < len(branches) - 1 else "else"
@@ -78,7 +82,7 @@ def _scan(node: Node, em: Emitter) -> None:
     _bind(em, c_in, [em.atom(a) for a in consts])
     _bind(em, k_in, [em.atom(a) for a in init])
     length = f"{em.atom(xs[0])}.shape[0]" if xs else str(p["length"])
-    n, i = em.fresh("n"), em.fresh("t")
+    n, i = em.fresh("steps"), em.fresh("step")
     em.emit(f"{n} = {length}")
     ys = node.outs[nk:]
     for y in ys:
@@ -131,7 +135,7 @@ def _while_grad(node: Node, em: Emitter) -> None:
     nk = len(body.outputs)
     nb = len(body.inputs) - nk
     carry = _loop_head(node, em, node.inputs[:-nk])
-    cap, count = em.fresh("cap"), em.fresh("m")
+    cap, count = em.fresh("cap"), em.fresh("taped")
     tapes = [em.fresh("tape") for _ in carry]
     em.emit(f"{cap} = 16")
     em.emit(f"{count} = 0")
@@ -160,7 +164,7 @@ def _while_grad(node: Node, em: Emitter) -> None:
         zero = "0" if v.spec.dtype.kind in "iub" else "0.0"
         init = f"np.zeros_like({em.name(v)})" if v.spec.ndim else f"np.{v.spec.dtype.name}({zero})"
         em.emit(f"{acc} = {init}")
-    j = em.fresh("j")
+    j = em.fresh("back")
     em.emit(f"for {j} in range({count} - 1, -1, -1):")
     with _Nested(em):
         _bind(em, k_in, [f"{tape}[{j}]" for tape in tapes])
