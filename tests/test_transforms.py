@@ -241,6 +241,38 @@ def test_transforms_under_jit_equal_the_interpreter():
     np.testing.assert_allclose(reference["hessian"], fd_jacobian(fnad.grad(h), x), atol=1e-6)
 
 
+def _array_constants(graph) -> list:
+    from fnad.core.graph import Literal, subgraphs
+
+    found = [
+        a for n in graph.nodes for a in n.inputs if isinstance(a, Literal) and a.value.size > 1
+    ]
+    for node in graph.nodes:
+        for sub in subgraphs(node):
+            found += _array_constants(sub)
+    return found
+
+
+def test_jacobian_bases_and_seeds_are_computed_in_the_loop_not_passed_as_constants():
+    def h(x):
+        return np.sum(np.sin(x) * x**2 + np.exp(-x))
+
+    x = RNG.normal(size=6)
+    for transform in (fnad.hessian, lambda f: fnad.jacfwd(fnad.jacfwd(f))):
+        lowered = fnad.jit(transform(h)).lower(x)
+        assert _array_constants(lowered.graph) == []
+        assert "iota" in str(lowered.graph)
+        np.testing.assert_allclose(lowered.compile()(x), fd_jacobian(fnad.grad(h), x), atol=1e-6)
+    # The identity basis is exact, for several cut points of a pytree of inputs.
+    jac = fnad.jit(fnad.jacfwd(lambda a, b: (a * b[0], b**2), argnums=(0, 1)))
+    (da_a, da_b), (db_a, db_b) = jac(x[:3], x[3:])
+    np.testing.assert_array_equal(da_a, np.diag(np.full(3, x[3])))
+    np.testing.assert_array_equal(db_b, np.diag(2 * x[3:]))
+    np.testing.assert_array_equal(db_a, np.zeros((3, 3)))
+    np.testing.assert_array_equal(da_b[:, 1:], np.zeros((3, 2)))
+    np.testing.assert_array_equal(da_b[:, 0], x[:3])
+
+
 def test_vmap_of_a_jitted_function_and_jit_of_vmap_agree():
     f = fnad.jit(lambda a, b: np.tanh(a @ b) * np.max(b))
     a, bs = RNG.normal(size=(2, 3)), RNG.normal(size=(4, 3, 2))

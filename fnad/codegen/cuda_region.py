@@ -192,6 +192,9 @@ def _body(k: Kernel, nodes, stored, idx, em: CudaEmitter, depth: int, accs=None)
             continue
         if node.prim.name == "broadcast_to":
             expr = _broadcast(node, local, idx, k, em)
+        elif node.prim.name == "iota":
+            lead = len(idx) - out.spec.ndim
+            expr = f"np.{out.spec.dtype.name}({idx[lead + node.params['axis']]})"
         else:
             expr = _scalar_expr(node, [read(a, local, idx, k, em) for a in node.inputs], em)
         target = em.name(out) + "_"

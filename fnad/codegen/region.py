@@ -191,6 +191,9 @@ def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None
         return
     if name == "broadcast_to":
         expr = _broadcast_read(node, local, idx, em)
+    elif name == "iota":
+        lead = len(idx) - out.spec.ndim
+        expr = f"np.{out.spec.dtype.name}({idx[lead + node.params['axis']]})"
     else:
         expr = _scalar_expr(node, [_read(a, local, idx, em) for a in node.inputs], em)
         if "cmath." in expr:

@@ -229,13 +229,15 @@ class Builder:
         self.nodes.append(Node(prim, atoms, params, outs))
         if self.concrete:
             in_vals = [self.vals[a] if isinstance(a, Var) else a.value for a in atoms]
-            if self.level > 0 and not any(isinstance(v, Tracer) for v in in_vals):
+            if any(isinstance(v, Tracer) for v in in_vals):
+                vals = bind(prim, *in_vals, **params)
+            elif self.level > 0:
                 # NOTE: nested in another trace, steps on constants are recorded one level
                 # out rather than folded, or a broadcast constant would enter that graph
                 # as a literal as large as the array.
                 vals = _STACK[self.level - 1].apply(prim, in_vals, params)
             else:
-                vals = bind(prim, *in_vals, **params)
+                vals = run_impl(prim, in_vals, params)
             vals = vals if prim.multiple_results else (vals,)
             for var, val in zip(outs, vals):
                 self.vals[var] = val
@@ -258,13 +260,37 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
         if isinstance(a, Tracer) and (builder is None or a.builder.level > builder.level):
             builder = a.builder
     if builder is None:
-        return prim.impl(*args, **params)
+        if not (_STACK and _grows_constants(prim, args, params)):
+            return run_impl(prim, args, params)
+        # NOTE: inside a trace, a step that makes a constant larger (a broadcast, an iota)
+        # is recorded on the innermost trace: folded, it would enter the graph as a literal
+        # as large as the array, which a fused loop could have computed from its indices.
+        builder = _STACK[-1]
     if not builder.active:
         raise LeakedTracerError(
             "fnad: a traced value was used after the transform that created it finished "
             f"(stored in a global or returned through a side channel?)\n  at {user_location()}"
         )
     return builder.apply(prim, args, params)
+
+
+def run_impl(prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
+    """``prim``'s NumPy implementation, run outside every trace (an implementation that
+    evaluates a sub-graph must compute, not record on the trace that called it)."""
+    if not _STACK:
+        return prim.impl(*args, **params)
+    saved = _STACK[:]
+    _STACK.clear()
+    try:
+        return prim.impl(*args, **params)
+    finally:
+        _STACK[:] = saved
+
+
+def _grows_constants(prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> bool:
+    if not args:
+        return True
+    return prim.name == "broadcast_to" and np.size(args[0]) < int(np.prod(params["shape"]))
 
 
 def read(env: dict[Var, Any], atom: Atom) -> Any:

@@ -1,4 +1,4 @@
-"""Shape primitives: reshape, transpose, broadcast_to, concatenate.
+"""Shape primitives: reshape, transpose, broadcast_to, concatenate, iota.
 
 ``squeeze``, ``expand_dims``, ``ravel``, ``swapaxes``, ``moveaxis`` and ``stack`` are
 compositions of these in ``fnad.numpy``. All are linear, so their VJPs are each other.
@@ -192,6 +192,40 @@ concatenate_p = register(
                 (rng.normal(size=(2, 1)), rng.normal(size=(2, 2)), rng.normal(size=(2, 3))),
                 {"axis": 1},
             ),
+        ],
+    )
+)
+
+
+def iota(builder, shape: tuple[int, ...], axis: int, dtype=np.int64):
+    """Each element's index along ``axis``, recorded on ``builder`` (it has no inputs to
+    find a trace from): ``eq(iota(s, 0), iota(s, 1))`` is an identity matrix that a fused
+    loop computes from its indices instead of reading a constant."""
+    params = {"shape": tuple(int(d) for d in shape), "axis": int(axis), "dtype": np.dtype(dtype)}
+    return builder.apply(iota_p, [], params)
+
+
+def _iota_impl(*, shape, axis, dtype):
+    index = np.arange(shape[axis], dtype=dtype).reshape((-1,) + (1,) * (len(shape) - axis - 1))
+    return np.broadcast_to(index, shape)
+
+
+def _iota_abstract(*, shape, axis, dtype) -> ArraySpec:
+    if not 0 <= axis < len(shape):
+        raise ValueError(f"fnad: iota axis {axis} is out of range for shape {shape}")
+    return ArraySpec(tuple(shape), np.dtype(dtype))
+
+
+iota_p = register(
+    Primitive(
+        "iota",
+        impl=_iota_impl,
+        abstract=_iota_abstract,
+        nondiff=True,
+        elementwise=True,
+        cases=lambda rng: [
+            ((), {"shape": (3, 4), "axis": 1, "dtype": np.dtype(np.int64)}),
+            ((), {"shape": (2, 3, 2), "axis": 0, "dtype": np.dtype(np.float64)}),
         ],
     )
 )

@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
+import fnad.numpy as fnp
 from fnad.core.spec import is_float
-from fnad.core.trace import to_spec
+from fnad.core.trace import Tracer, to_spec
 from fnad.numpy import moveaxis, reshape
 from fnad.numpy import sum as fnp_sum
+from fnad.ops.shape import iota
 from fnad.transforms.common import check_differentiable, normalize_argnums, to_user, trace_concrete
 from fnad.transforms.jvp import jvp, jvp_pass
 from fnad.transforms.vjp import grad, vjp
@@ -38,7 +40,7 @@ def _split_args(f: Callable, args: tuple, argnums: Any, fname: str):
     return partial, tuple(args[i] for i in nums)
 
 
-def _basis(leaves: list[Any], what: str) -> list[np.ndarray]:
+def _basis(leaves: list[Any], what: str) -> list[Any]:
     """Rows of an identity matrix, cut and shaped like ``leaves``: one batch per leaf."""
     specs = [to_spec(leaf, what) for leaf in leaves]
     for spec in specs:
@@ -47,11 +49,30 @@ def _basis(leaves: list[Any], what: str) -> list[np.ndarray]:
                 f"fnad: the {what} must be floating point to form a Jacobian, got {spec!r}"
             )
     total = sum(s.size for s in specs)
-    eye, pieces, start = np.eye(total), [], 0
+    pieces, start = [], 0
     for s in specs:
-        pieces.append(eye[:, start : start + s.size].reshape(total, *s.shape).astype(s.dtype))
+        eye = _eye(leaves, total, start, s.size, s.dtype)
+        pieces.append(eye if s.ndim == 1 else reshape(eye, (total, *s.shape)))
         start += s.size
     return pieces
+
+
+def _eye(leaves: list[Any], rows: int, start: int, cols: int, dtype: Any) -> Any:
+    """Columns ``start:start+cols`` of the identity of size ``rows``.
+
+    Under a trace it is recorded as a comparison of indices, which a fused loop computes
+    in place: as a constant it would be an argument as large as the Jacobian."""
+    tracer = next((x for x in leaves if isinstance(x, Tracer)), None)
+    if tracer is None:
+        return np.eye(rows, dtype=dtype)[:, start : start + cols]
+    shape = (rows, cols)
+    row, col = iota(tracer.builder, shape, 0), iota(tracer.builder, shape, 1)
+    return fnp.asarray(fnp.equal(row, col + start) if start else fnp.equal(row, col), dtype)
+
+
+def _rows(x: Any, start: int, n: int, total: int) -> Any:
+    """Rows ``start:start+n`` of ``x``, or ``x`` itself when that is all of it."""
+    return x if n == total else x[start : start + n]
 
 
 def _pick(argnums: Any, per_arg: tuple) -> Any:
@@ -75,15 +96,21 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
         partial, diff_args = _split_args(f, args, argnums, "jacrev")
         out, vjp_fn, *aux = vjp(partial, *diff_args, has_aux=has_aux)
         out_leaves, out_tree = tree_flatten(out)
-        basis = _basis(out_leaves, "output")
-        rows = vmap(vjp_fn)(tree_unflatten(out_tree, basis))
+        total = sum(int(np.size(leaf)) for leaf in out_leaves)
+        if total == 1:  # one output element: one plain VJP, with no batch axis to handle
+            # NOTE: ones_like of the traced output records the seed, as grad does.
+            rows = vjp_fn(tree_unflatten(out_tree, [fnp.ones_like(o) for o in out_leaves]))
+        else:
+            rows = vmap(vjp_fn)(tree_unflatten(out_tree, _basis(out_leaves, "output")))
         in_leaves, in_tree = tree_flatten(rows)
         results, start = [], 0
         for leaf in out_leaves:
             shape = np.shape(leaf)
             n = int(np.prod(shape, dtype=np.int64))
             per_in = [
-                to_user(reshape(g[start : start + n], (*shape, *np.shape(g)[1:])))
+                to_user(reshape(g, shape + np.shape(g)))
+                if total == 1
+                else to_user(reshape(_rows(g, start, n, total), (*shape, *np.shape(g)[1:])))
                 for g in in_leaves
             ]
             results.append(_pick(argnums, tree_unflatten(in_tree, per_in)))
@@ -122,7 +149,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
             shape, per_in, start = np.shape(col)[1:], [], 0
             for leaf in in_leaves:
                 n = int(np.prod(np.shape(leaf), dtype=np.int64))
-                block = moveaxis(col[start : start + n], 0, -1)
+                block = moveaxis(_rows(col, start, n, len(basis[0])), 0, -1)
                 per_in.append(to_user(reshape(block, (*shape, *np.shape(leaf)))))
                 start += n
             results.append(_pick(argnums, tree_unflatten(in_tree, per_in)))
