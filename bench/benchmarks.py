@@ -69,6 +69,10 @@ def to_numpy(tree) -> list:
     return [np.asarray(tree)]
 
 
+def _blocking(fn):
+    return jax.block_until_ready(fn())
+
+
 def build(title: str, cands: list, rtol: float, atol: float) -> tuple[dict, dict]:
     """(name, callable or None) -> those that run and agree with the first; notes for others."""
     print(f"\n{title}")
@@ -77,6 +81,10 @@ def build(title: str, cands: list, rtol: float, atol: float) -> tuple[dict, dict
         if fn is None:
             notes[name] = "not installed"
             continue
+        if name.startswith("JAX"):
+            # NOTE: JAX dispatches asynchronously: a call must wait for its result, or the
+            # time measured is the dispatch alone.
+            fn = partial(_blocking, fn)
         try:
             got = to_numpy(fn())
             ref = got if ref is None else ref

@@ -122,8 +122,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     b = _trace(body_fun, [(tree, specs)])
     if c[1].out_specs != (ArraySpec((), np.dtype(bool)),):
         raise TypeError(
-            f"fnad.while_loop: cond_fun must return a scalar bool, got "
-            f"{list(c[1].out_specs)}"
+            f"fnad.while_loop: cond_fun must return a scalar bool, got {list(c[1].out_specs)}"
         )
     _check_carry("while_loop", "body_fun", b[1], tree, b[2], specs)
     (cond_graph,), c_consts = _close([c], "while_loop")

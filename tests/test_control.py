@@ -197,3 +197,75 @@ def test_errors_name_the_problem():
         fnad.while_loop(lambda c: c, lambda c: c, 1.0)
     with pytest.raises(TypeError, match="pred must be a scalar"):
         fnad.cond(np.array([True, False]), np.sin, np.cos, 1.0)
+
+
+def _scans(graph):
+    return [n for n in graph.nodes if n.prim.name == "scan"]
+
+
+def _prims(graph) -> list[str]:
+    from fnad.core.graph import subgraphs
+
+    names = []
+    for node in graph.nodes:
+        names.append(node.prim.name)
+        for k in sorted(node.params):
+            for sub in subgraphs(node.params[k]):
+                names += _prims(sub)
+    return names
+
+
+def test_scan_reverse_mode_runs_the_body_once_and_drops_unread_cotangents():
+    w, xs = RNG.normal(size=(4, 4)) * 0.5, RNG.normal(size=(6, 4))
+    f = fnad.value_and_grad(rnn_scan)
+    lowered = fnad.jit(f).lower(w, xs)
+    forward, backward = _scans(lowered.graph)
+    assert backward.params["reverse"] and not forward.params["reverse"]
+    # The backward loop reads stacked residuals: it computes no tanh and no forward product.
+    assert "tanh" not in _prims(backward.params["body"])
+    # Only the cotangents of w and the carry leave the backward loop (not those of xs).
+    assert len(backward.outs) == backward.params["num_carry"]
+    value, grad = lowered.compile()(w, xs)
+    np.testing.assert_allclose(value, rnn_unrolled(w, xs), rtol=1e-12)
+    np.testing.assert_allclose(grad, fd_grad(lambda v: rnn_unrolled(v, xs), w), rtol=1e-6)
+    with fnad.disable_jit():
+        np.testing.assert_allclose(grad, fnad.grad(rnn_unrolled)(w, xs), rtol=1e-10)
+
+
+def test_a_checkpointed_scan_body_is_recomputed_in_the_backward_loop():
+    w, xs = RNG.normal(size=(4, 4)) * 0.5, RNG.normal(size=(6, 4))
+
+    def loss(w, xs):
+        def step(h, x):
+            h = fnad.checkpoint(lambda h, x: np.tanh(w @ h + x))(h, x)
+            return h, np.sum(h**2)
+
+        h, ys = fnad.scan(step, np.zeros(4), xs)
+        return np.sum(h) + np.sum(ys)
+
+    graph = fnad.make_graph(fnad.grad(loss))(w, xs)
+    backward = [n for n in _scans(graph) if n.params["reverse"]][0]
+    assert "tanh" in _prims(backward.params["body"])
+    plain = [n for n in _scans(fnad.make_graph(fnad.grad(rnn_scan))(w, xs)) if n.params["reverse"]]
+    stored = sum(a.spec.size for a in backward.inputs)
+    assert stored < sum(a.spec.size for a in plain[0].inputs)  # smaller stacked residuals
+    np.testing.assert_allclose(fnad.jit(fnad.grad(loss))(w, xs), fnad.grad(rnn_unrolled)(w, xs))
+
+
+def test_merge_scans_only_merges_loops_whose_carries_agree():
+    from fnad.passes.loops import merge_scans
+    from fnad.passes.pipeline import cleanup
+
+    def two(x, xs, same):
+        h1, y1 = fnad.scan(lambda h, v: (np.sin(h) + v, h * v), x, xs)
+        h2, y2 = fnad.scan(lambda h, v: (np.sin(h) + (v if same else 2 * v), h - v), x, xs)
+        return h1 + h2, y1, y2
+
+    x, xs = np.array(0.3), RNG.normal(size=5)
+    for same, count in ((True, 1), (False, 2)):
+        graph = cleanup(fnad.make_graph(lambda a, b, s=same: two(a, b, s))(x, xs))
+        merged = merge_scans(graph, cleanup)
+        assert len(_scans(merged)) == count
+        fnad.verify(merged)
+        for got, want in zip(fnad.eval_graph(merged, x, xs), two(x, xs, same)):
+            np.testing.assert_allclose(got, want, rtol=1e-12)

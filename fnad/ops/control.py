@@ -230,28 +230,47 @@ def _scan_jvp(ts, *args, outs, body, length, reverse, num_consts, num_carry):
 
 
 def _scan_vjp(cts, *args, outs, body, length, reverse, num_consts, num_carry):
+    from fnad.transforms.partial import position, split_known
     from fnad.transforms.vjp import vjp_graph
 
     nc, nk = num_consts, num_carry
     consts, carry, xs = _scan_split(args, nc, nk)
     nx, ny = len(xs), len(outs) - nk
+    n_in = nc + nk + nx
+    back = vjp_graph(body)  # (c, k, x, ct_k, ct_y) -> (k, y, ct_c, ct_k, ct_x)
+    # NOTE: what depends on the primal values alone runs in the forward loop, which stacks
+    # the residuals the backward loop needs: the body is not run twice. Consts and xs are
+    # read where they are; only values made inside the body are stacked.
+    split = split_known(
+        back, [True] * n_in + [False] * (nk + ny), [True] * (nk + ny) + [False] * n_in
+    )
+    c_in, _, x_in = _cut(back.inputs[:n_in], [nc, nk, nx])
+    stacked = [
+        r for r in split.residuals if position(r, c_in) is None and position(r, x_in) is None
+    ]
+    slot = {id(r): i for i, r in enumerate(stacked)}
 
-    def taped(*a):  # the body, also emitting the carry each step started from
-        return [*eval_graph(body, *a), *a[nc : nc + nk]]
+    def taped(*a):  # the body, also emitting this step's residuals
+        res = eval_graph(split.known, *a)
+        by = dict(zip((id(r) for r in split.residuals), res[nk + ny :]))
+        return [*res[: nk + ny], *(by[id(r)] for r in stacked)]
 
     fwd = scan_call(consts, carry, xs, trace_graph(taped, body.in_specs), length, reverse)
     tape = fwd[nk + ny :]
-    back = vjp_graph(body)  # (c, k, x, ct_k, ct_y) -> (k, y, ct_c, ct_k, ct_x)
 
     def step(*a):
-        c, ct_k, acc, k, x, ct_y = _cut(a, [nc, nk, nc, nk, nx, ny])
-        res = eval_graph(back, *c, *k, *x, *ct_k, *ct_y)
-        _, _, ct_c, ct_prev, ct_x = _cut(res, [nk, ny, nc, nk, nx])
+        c, ct_k, acc, t, x, ct_y = _cut(a, [nc, nk, nc, len(stacked), nx, ny])
+        vals = []
+        for r in split.residuals:
+            i, j = position(r, c_in), position(r, x_in)
+            vals.append(c[i] if i is not None else x[j] if j is not None else t[slot[id(r)]])
+        ct_c, ct_prev, ct_x = _cut(eval_graph(split.unknown, *vals, *ct_k, *ct_y), [nc, nk, nx])
         return [*ct_prev, *(u + v for u, v in zip(acc, ct_c)), *ct_x]
 
     c_specs, k_specs, x_specs = _cut(body.in_specs, [nc, nk, nx])
     y_specs = body.out_specs[nk:]
-    step_graph = trace_graph(step, [*c_specs, *k_specs, *c_specs, *k_specs, *x_specs, *y_specs])
+    t_specs = [r.spec for r in stacked]
+    step_graph = trace_graph(step, [*c_specs, *k_specs, *c_specs, *t_specs, *x_specs, *y_specs])
     cts = _filled(cts, outs)
     init = [*cts[:nk], *_zeros(consts)]
     res = scan_call(consts, init, [*tape, *xs, *cts[nk:]], step_graph, length, not reverse)

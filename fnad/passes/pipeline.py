@@ -10,12 +10,13 @@ from fnad.passes.dce import dce
 from fnad.passes.fold import fold_constants
 from fnad.passes.fuse import fuse
 from fnad.passes.inline import drop_barriers, inline
+from fnad.passes.loops import merge_scans, prune_scans
 from fnad.passes.simplify import simplify
 
 Pass = Callable[[Graph], Graph]
 
 #: Cleanup passes, repeated until none of them changes the graph.
-CLEANUP: tuple[Pass, ...] = (simplify, fold_constants, cse, dce)
+CLEANUP: tuple[Pass, ...] = (simplify, fold_constants, cse, dce, prune_scans)
 MAX_ROUNDS = 8
 
 
@@ -32,7 +33,8 @@ def cleanup(graph: Graph, check: Pass | None = None) -> Graph:
 
 
 def optimize(graph: Graph, check: Pass | None = None, fusion: bool = True) -> Graph:
-    """Inline call primitives; simplify, fold, CSE and DCE to a fixed point; drop
+    """Inline call primitives; simplify, fold, CSE, DCE and prune unread loop outputs to a
+    fixed point, merging loops over the same inputs; drop
     barriers; then fuse elementwise regions. The sub-graphs of control flow (loop bodies,
     branches) are optimized the same way.
 
@@ -41,6 +43,8 @@ def optimize(graph: Graph, check: Pass | None = None, fusion: bool = True) -> Gr
     graph = inline(graph)
     if check is not None:
         check(graph)
+    # NOTE: loops merge before their bodies are fused, while CSE can still see into them.
+    graph = merge_scans(cleanup(graph, check), cleanup)
     graph = _inner(graph, lambda g: optimize(g, check, fusion))
     graph = cleanup(graph, check)
     # NOTE: barriers go only after CSE, which they exist to stop (see passes/inline.py).
