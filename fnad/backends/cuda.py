@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fnad.backends import cuda_blas
 from fnad.codegen.cpu import Generated
 from fnad.core.graph import Graph
 from fnad.core.spec import ArraySpec
@@ -267,10 +268,15 @@ def groups(shape: tuple[int, ...], axes: Sequence[Sequence[int]]) -> list[int]:
 
 
 def gemm(kernel: Callable, x: Any, y: Any, z: Any, xg, yg, zg, tile: int) -> None:
-    """z[b, m, n] = sum_k x[b, m, k] y[b, k, n] over groups of axes of each operand."""
+    """z[b, m, n] = sum_k x[b, m, k] y[b, k, n] over groups of axes of each operand, by
+    cuBLAS when ``FNAD_CUDA_BLAS`` chooses it (see ``cuda_blas``), else by ``kernel``."""
     nb, sxb, m, sxm, kk, sxk = groups(x.shape, xg)
     _, syb, _, syk, n, syn = groups(y.shape, yg)
     _, szb, _, szm, _, szn = groups(z.shape, zg)
+    strides = (sxb, sxm, sxk, syb, syk, syn, szb, szm, szn)
+    if cuda_blas.matmul(x, y, z, (nb, m, n, kk, *strides)):
+        _LAUNCHES[0] += 1
+        return
     most = launch_sizes()[2]
     grid = (min(-(-n // tile), most) or 1, min(-(-m // tile), most) or 1, min(nb, 65535) or 1)
     flat = [a.reshape((a.size,)) if a.size else a for a in (x, y, z)]
