@@ -10,8 +10,10 @@ CUDA simulator when there is no GPU.
 
 from __future__ import annotations
 
+import re
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +130,36 @@ def test_blas_switch_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy now raises ImportError
     with pytest.raises(fnad.cuda.CudaUnavailableError, match="pip install cupy-cuda12x"):
         fnad.cuda.blas()
+
+
+def _bench_loss(p, x, y, m=np):
+    h = m.tanh(x @ p["w1"] + p["b1"])
+    h = m.tanh(h @ p["w2"] + p["b2"])
+    return m.mean((h @ p["w3"] + p["b3"] - y) ** 2)
+
+
+def _bench_step(p, x, y, value_and_grad=fnad.value_and_grad, m=np):
+    value, g = value_and_grad(lambda p, x, y: _bench_loss(p, x, y, m))(p, x, y)
+    return value, {k: p[k] - 0.1 * g[k] for k in p}
+
+
+def _bench_data(batch, sizes):
+    rng, p = np.random.default_rng(6), {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        p[f"w{i}"] = rng.normal(size=(a, b)).astype(np.float32)
+        p[f"b{i}"] = np.zeros(b, np.float32)
+    x = rng.normal(size=(batch, sizes[0])).astype(np.float32)
+    return p, x, rng.normal(size=(batch, sizes[-1])).astype(np.float32)
+
+
+@needs_simulator
+def test_gpu_benchmark_script_runs_reduced_on_the_simulator(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "bench"))
+    import gpu_bench
+
+    gpu_bench.run(True, _bench_step, _bench_data)
+    out = capsys.readouterr().out
+    assert "CUDA simulator: tiny sizes" in out
+    assert "fnad grad" in out and "(1 kernels)" in out  # the whole W2 gradient is one region
+    assert re.search(r"fnad step \(numba\) .* \(\d+ kernels per step\)", out)
+    assert "fnad small grad call" in out
