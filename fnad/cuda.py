@@ -1,4 +1,5 @@
-"""``fnad.cuda``: whether CUDA kernels can run here, and waiting for them.
+"""``fnad.cuda``: whether CUDA kernels can run here, what contractions run on, how many
+kernels ran, and waiting for them.
 
 ``numba.cuda`` is imported by the first call, never by ``import fnad``.
 
