@@ -118,3 +118,13 @@ def test_rnn_training_step_over_a_scan_keeps_parameters_on_the_device():
         np.testing.assert_allclose(fnad.device_get(loss), want_loss, rtol=1e-12)
     _check(on_device, want, 1e-11, ["wx", "wh", "wo"])
     assert step.compile_count == 1
+
+
+def test_while_gradient_tape_grows_past_its_first_capacity():
+    def loss(x, n):
+        return np.sum(fnad.fori_loop(0, n, lambda i, v: np.sin(v) + x, x))
+
+    grad = fnad.jit(fnad.grad(loss), device="cuda")
+    x = np.array([0.3, -0.2])
+    # NOTE: the device tape starts with 16 rows; 20 steps make it grow once.
+    _check([grad(x, 20)], [fnad.grad(loss)(x, 20)], 1e-12, ["dx"])
