@@ -1,4 +1,5 @@
-"""``fnad.cuda``: whether CUDA kernels can run here, and waiting for them.
+"""``fnad.cuda``: whether CUDA kernels can run here, what contractions run on, how many
+kernels ran, and waiting for them.
 
 ``numba.cuda`` is imported by the first call, never by ``import fnad``.
 
@@ -9,10 +10,20 @@ True
 
 from __future__ import annotations
 
+import numpy as np
+
 from fnad.backends import cuda as _backend
 from fnad.backends.cuda import CudaUnavailableError, is_device_array
 
-__all__ = ["CudaUnavailableError", "is_available", "is_device_array", "simulated", "synchronize"]
+__all__ = [
+    "CudaUnavailableError",
+    "blas",
+    "is_available",
+    "is_device_array",
+    "launch_count",
+    "simulated",
+    "synchronize",
+]
 
 
 def is_available() -> bool:
@@ -30,3 +41,27 @@ def synchronize() -> None:
     """Wait until every launched kernel has finished (for timing)."""
     _backend.require()
     _backend.cuda().synchronize()
+
+
+def launch_count() -> int:
+    """How many kernels fnad has launched on the GPU in this process (a cuBLAS call counts
+    as one). The difference around a call is that call's kernels:
+
+    >>> before = fnad.cuda.launch_count()
+    >>> fnad.cuda.launch_count() - before
+    0
+    """
+    return _backend.launch_count()
+
+
+def blas(dtype=np.float32) -> str:
+    """What a contraction of ``dtype`` runs on now: ``"cupy"`` (cuBLAS) or ``"numba"`` (fnad's
+    tiled kernel), as the environment variable ``FNAD_CUDA_BLAS`` (``auto``, ``cupy`` or
+    ``numba``) chooses; see docs/gpu.md.
+
+    >>> fnad.cuda.blas(np.int64)
+    'numba'
+    """
+    from fnad.backends.cuda_blas import backend
+
+    return backend(dtype)

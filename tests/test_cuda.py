@@ -70,12 +70,12 @@ def _together(cases):
 
 def _on_cuda(prim, args, params) -> bool:
     """What the CUDA backend compiles so far: elementwise primitives with a plain scalar
-    template, reductions, and the kernels of cuda_kernels. Control flow, sort and scans,
+    template, reductions, the kernels of cuda_kernels and control flow. Sort and scans,
     linear algebra, FFT, special functions with compiled helpers and complex numbers run
     on the CPU backend only (the CUDA backend names the primitive in its error)."""
-    if any(np.iscomplexobj(a) for a in args) or prim.name in CONTROL or prim.name in STACKED:
+    if any(np.iscomplexobj(a) for a in args) or prim.name in STACKED:
         return False
-    if prim.name in EMITTERS or prim.name in REDUCE_STEP:
+    if prim.name in EMITTERS or prim.name in REDUCE_STEP or prim.name in CONTROL:
         return True
     return prim.elementwise and prim.scalar is not None and not prim.tags.get("helpers")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fnad.backends import cuda_blas
 from fnad.codegen.cpu import Generated
 from fnad.core.graph import Graph
 from fnad.core.spec import ArraySpec
@@ -115,6 +116,84 @@ def scalar(value: Any, dtype: Any) -> Any:
     return cuda().to_device(np.asarray(value, dtype))
 
 
+def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
+    return cuda().to_device(np.zeros(shape, dtype))
+
+
+#: Kernels launched by generated functions in this process (cuBLAS calls count as one).
+_LAUNCHES = [0]
+
+
+def launch_count() -> int:
+    """How many kernels fnad's CUDA functions have launched in this process so far."""
+    return _LAUNCHES[0]
+
+
+def launch(kernel: Callable, grid: Any, block: Any, *args: Any) -> None:
+    """Launch ``kernel`` (and count it)."""
+    _LAUNCHES[0] += 1
+    kernel[grid, block](*args)
+
+
+def assign(dst: Any, src: Any) -> None:
+    """Copy ``src`` (a device array or a host scalar) into the device array ``dst``."""
+    if not is_device_array(src):
+        src = np.asarray(src, dst.dtype)
+    dst.copy_to_device(src)
+
+
+def row(x: Any, k: int) -> Any:
+    """A view of ``x[k]`` on the device (a 0-d array for a 1-d ``x``)."""
+    return x[k : k + 1].reshape(()) if x.ndim == 1 else x[k]
+
+
+def carry(pool: Pool, slot: int, start: Any) -> Any:
+    """A loop carry's first buffer, holding a copy of ``start``."""
+    buf = pool.get(slot, start.shape, start.dtype)
+    buf.copy_to_device(start)
+    return buf
+
+
+def index(x: Any, branches: int) -> int:
+    """A branch index copied back to the host, clamped to ``[0, branches - 1]``."""
+    value = int(x.copy_to_host()) if is_device_array(x) else int(x)
+    return min(max(value, 0), branches - 1)
+
+
+def truth(x: Any) -> bool:
+    """A loop predicate copied back to the host."""
+    return bool(x.copy_to_host()) if is_device_array(x) else bool(x)
+
+
+class Tape:
+    """Copies of a loop carry, one per iteration, in a device array that doubles when full."""
+
+    def __init__(self) -> None:
+        self.rows: Any = None
+        self.count = 0
+
+    def push(self, x: Any) -> None:
+        if self.rows is None:
+            self.rows = empty((16, *x.shape), x.dtype)
+        elif self.count == self.rows.shape[0]:
+            grown = empty((2 * self.count, *x.shape), x.dtype)
+            grown[: self.count].copy_to_device(self.rows)
+            self.rows = grown
+        assign(row(self.rows, self.count), x)
+        self.count += 1
+
+    def at(self, k: int) -> Any:
+        return row(self.rows, k)
+
+
+def accumulate(kernel: Callable, acc: Any, x: Any) -> None:
+    """``acc += x`` on the device (same shapes)."""
+    if acc.size:
+        flat = acc.reshape((acc.size,))
+        threads = launch_sizes()[0]
+        launch(kernel, blocks(acc.size, threads), threads, flat, x.reshape((acc.size,)))
+
+
 class Pool:
     """Intermediate buffers of one compiled function, kept across calls.
 
@@ -163,7 +242,7 @@ def partials(pool: Pool, slot: int, out: Any, kept: int, chunks: int) -> Any:
 def finish(kernel: Callable, part: Any, out: Any, kept: int, threads: int) -> None:
     """Combine the per-chunk partial results into ``out`` (a second, small pass)."""
     if part.shape[1] > 1:
-        kernel[blocks(kept, threads), threads](part, out.reshape((kept,)))
+        launch(kernel, blocks(kept, threads), threads, part, out.reshape((kept,)))
 
 
 def slice_args(index: slice, n: int) -> tuple[int, int, int]:
@@ -189,15 +268,23 @@ def groups(shape: tuple[int, ...], axes: Sequence[Sequence[int]]) -> list[int]:
 
 
 def gemm(kernel: Callable, x: Any, y: Any, z: Any, xg, yg, zg, tile: int) -> None:
-    """z[b, m, n] = sum_k x[b, m, k] y[b, k, n] over groups of axes of each operand."""
+    """z[b, m, n] = sum_k x[b, m, k] y[b, k, n] over groups of axes of each operand, by
+    cuBLAS when ``FNAD_CUDA_BLAS`` chooses it (see ``cuda_blas``), else by ``kernel``."""
     nb, sxb, m, sxm, kk, sxk = groups(x.shape, xg)
     _, syb, _, syk, n, syn = groups(y.shape, yg)
     _, szb, _, szm, _, szn = groups(z.shape, zg)
+    strides = (sxb, sxm, sxk, syb, syk, syn, szb, szm, szn)
+    if cuda_blas.matmul(x, y, z, (nb, m, n, kk, *strides)):
+        _LAUNCHES[0] += 1
+        return
     most = launch_sizes()[2]
     grid = (min(-(-n // tile), most) or 1, min(-(-m // tile), most) or 1, min(nb, 65535) or 1)
     flat = [a.reshape((a.size,)) if a.size else a for a in (x, y, z)]
-    kernel[grid, (tile, tile)](
-        nb, m, n, kk, flat[0], sxb, sxm, sxk, flat[1], syb, syk, syn, flat[2], szb, szm, szn
+    launch(
+        kernel,
+        grid,
+        (tile, tile),
+        *(nb, m, n, kk, flat[0], sxb, sxm, sxk, flat[1], syb, syk, syn, flat[2], szb, szm, szn),
     )
 
 

@@ -99,7 +99,7 @@ class CudaEmitter(Emitter):
         return k.name
 
     def launch(self, k: Kernel, grid: str, block: str) -> None:
-        self.emit(f"{self.add_kernel(k)}[{grid}, {block}]({', '.join(k.args)})")
+        self.emit(f"rt.launch({self.add_kernel(k)}, {grid}, {block}, {', '.join(k.args)})")
 
     def slot(self) -> int:
         self.slots += 1
@@ -140,8 +140,7 @@ def generate(
 ) -> Generated:
     """Python source of a module whose ``function(pool, *inputs, *consts)`` runs ``graph``
     on the GPU, for blocks of ``threads`` threads and matrix tiles of ``tile``."""
-    from fnad.codegen import cuda_kernels
-    from fnad.codegen.cuda_region import emit_region, shape_text
+    from fnad.codegen.cuda_region import shape_text
 
     results = {v for v in graph.outputs if isinstance(v, Var)}
     em = CudaEmitter(function, results)
@@ -150,19 +149,7 @@ def generate(
         if v.spec.ndim:
             em.learn_dims(em.name(v), v.spec)
     for node in graph.nodes:
-        em.emit(em.comment(node))
-        if node.prim.name == "fused":
-            emit_region(node, em)
-        elif node.prim.name in cuda_kernels.EMITTERS:
-            cuda_kernels.EMITTERS[node.prim.name](node, em)
-        else:
-            raise CodegenError(
-                f"fnad.jit: the CUDA backend cannot compile primitive '{node.prim.name}' yet; "
-                "run it with device='cpu' meanwhile"
-            )
-        for v in node.outs:
-            if v.spec.ndim:
-                em.learn_dims(em.name(v), v.spec)
+        emit_node(node, em)
     em.emit(f"return {shape_text([_result(a, graph, em) for a in graph.outputs])}")
     signature = ", ".join(["pool", *params, *em.const_names])
     parts = [
@@ -174,6 +161,29 @@ def generate(
         *em.lines,
     ]
     return Generated("\n".join(parts) + "\n", function, tuple(em.consts))
+
+
+def emit_node(node: Node, em: CudaEmitter) -> None:
+    """The host statements and kernels of one node, under its ``# <node>`` comment."""
+    from fnad.codegen.cuda_control import CONTROL
+    from fnad.codegen.cuda_kernels import EMITTERS
+    from fnad.codegen.cuda_region import emit_region
+
+    em.emit(em.comment(node))
+    if node.prim.name == "fused":
+        emit_region(node, em)
+    elif node.prim.name in EMITTERS:
+        EMITTERS[node.prim.name](node, em)
+    elif node.prim.name in CONTROL:
+        CONTROL[node.prim.name](node, em)
+    else:
+        raise CodegenError(
+            f"fnad.jit: the CUDA backend cannot compile primitive '{node.prim.name}' yet; "
+            "run it with device='cpu' meanwhile"
+        )
+    for v in node.outs:
+        if v.spec.ndim:
+            em.learn_dims(em.name(v), v.spec)
 
 
 def _result(atom, graph: Graph, em: CudaEmitter) -> str:

@@ -80,7 +80,7 @@ def _concatenate(node: Node, em: CudaEmitter) -> None:
     em.emit(f"{offset} = 0")
     for p in parts:
         args = [f"{p}.shape[{j}]" for j in range(rank)] + [offset, p, out]
-        em.emit(f"{name}[rt.blocks({p}.size, THREADS), THREADS]({', '.join(args)})")
+        em.emit(f"rt.launch({name}, rt.blocks({p}.size, THREADS), THREADS, {', '.join(args)})")
         em.emit(f"{offset} += {p}.shape[{axis}]")
 
 
