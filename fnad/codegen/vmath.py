@@ -45,14 +45,15 @@ bits_f64 = _bitcast(types.int64, types.float64, ir.DoubleType())
 
 @intrinsic
 def fma(typingctx, x, y, z):
-    """``x * y + z`` with one rounding (a single instruction on CPUs with FMA)."""
-    if not (x == y == z == types.float64):
+    """``x * y + z`` with one rounding (a single instruction on CPUs with FMA), for three
+    float64 or three float32 values."""
+    if not (x == y == z and x in (types.float64, types.float32)):
         return None
 
     def codegen(context, builder, signature, args):
         return builder.fma(*args)
 
-    return types.float64(types.float64, types.float64, types.float64), codegen
+    return x(x, x, x), codegen
 
 
 _SHIFT = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer held in the low bits
@@ -87,17 +88,17 @@ def _exp_reduce(x):
 def _expm1_tail(r):
     """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below 2**-60)."""
     p = 1.6059043836821613e-10
-    p = p * r + 2.08767569878681e-09
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 1.984126984126984e-04
-    p = p * r + 1.3888888888888889e-03
-    p = p * r + 8.333333333333333e-03
-    p = p * r + 4.1666666666666664e-02
-    p = p * r + 1.6666666666666666e-01
-    p = p * r + 0.5
+    p = fma(p, r, 2.08767569878681e-09)
+    p = fma(p, r, 2.505210838544172e-08)
+    p = fma(p, r, 2.755731922398589e-07)
+    p = fma(p, r, 2.7557319223985893e-06)
+    p = fma(p, r, 2.48015873015873e-05)
+    p = fma(p, r, 1.984126984126984e-04)
+    p = fma(p, r, 1.3888888888888889e-03)
+    p = fma(p, r, 8.333333333333333e-03)
+    p = fma(p, r, 4.1666666666666664e-02)
+    p = fma(p, r, 1.6666666666666666e-01)
+    p = fma(p, r, 0.5)
     return r * r * p
 
 
@@ -105,12 +106,12 @@ def _expm1_tail(r):
 def _expm1_tail32(r):
     """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` to float32 accuracy (degree 8)."""
     p = 2.48015873015873e-05
-    p = p * r + 1.984126984126984e-04
-    p = p * r + 1.3888888888888889e-03
-    p = p * r + 8.333333333333333e-03
-    p = p * r + 4.1666666666666664e-02
-    p = p * r + 1.6666666666666666e-01
-    p = p * r + 0.5
+    p = fma(p, r, 1.984126984126984e-04)
+    p = fma(p, r, 1.3888888888888889e-03)
+    p = fma(p, r, 8.333333333333333e-03)
+    p = fma(p, r, 4.1666666666666664e-02)
+    p = fma(p, r, 1.6666666666666666e-01)
+    p = fma(p, r, 0.5)
     return r * r * p
 
 
@@ -206,14 +207,14 @@ def _log1p_parts(f):
     z = s * s
     # 2 atanh(s) = 2s + s * R(z); R's coefficients are 2 / (2k + 1)
     p = 0.1111111111111111
-    p = p * z + 0.11764705882352941
-    p = p * z + 0.13333333333333333
-    p = p * z + 0.15384615384615385
-    p = p * z + 0.18181818181818182
-    p = p * z + 0.2222222222222222
-    p = p * z + 0.2857142857142857
-    p = p * z + 0.4
-    p = p * z + 0.6666666666666666
+    p = fma(p, z, 0.11764705882352941)
+    p = fma(p, z, 0.13333333333333333)
+    p = fma(p, z, 0.15384615384615385)
+    p = fma(p, z, 0.18181818181818182)
+    p = fma(p, z, 0.2222222222222222)
+    p = fma(p, z, 0.2857142857142857)
+    p = fma(p, z, 0.4)
+    p = fma(p, z, 0.6666666666666666)
     hfsq = 0.5 * f * f
     return hfsq, s * (hfsq + z * p)
 
