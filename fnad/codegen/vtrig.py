@@ -181,8 +181,10 @@ def _exp_half32(a):
 def _sinh(x, small_em, h):
     """``sinh(x)`` from ``small_em = expm1(|x|)`` (used below 1) and ``h = exp(|x|) / 2``."""
     a = abs(x)
-    small = 0.5 * (small_em + small_em / (small_em + 1.0))
-    y = small if a < 1.0 else h - 0.25 / h
+    small = a < 1.0
+    # one division serves both: em / (em + 1) below 1, 0.25 / h above
+    q = (small_em if small else 0.25) / (small_em + 1.0 if small else h)
+    y = 0.5 * (small_em + q) if small else h - q
     y = -y if x < 0.0 else y
     return x if (x != x or a < 1e-9) else y
 
@@ -192,9 +194,10 @@ def _tanh(x, em):
     """``tanh(x)`` from ``em = expm1(2 min(|x|, 20))``."""
     d = em + 2.0
     d_err = (2.0 - d) + em
-    y = em / d
-    # one Newton step removes the rounding of the sum and of the division
-    y = y + (fma(-y, d, em) - y * d_err) / d
+    inv = 1.0 / d
+    y = em * inv
+    # one Newton step removes the rounding of the sum, the reciprocal and the product
+    y = y + (fma(-y, d, em) - y * d_err) * inv
     y = -y if x < 0.0 else y
     return x if (x != x or abs(x) < 1e-9) else y
 
