@@ -51,7 +51,10 @@ def environment_key() -> str:
 def _math_digest() -> str:
     """A digest of the fnad.codegen modules whose functions generated kernels inline."""
     codegen = Path(_FNAD_DIR) / "codegen"
-    text = b"".join((codegen / name).read_bytes() for name in ("vmath.py", "vtrig.py", "memory.py"))
+    text = b"".join(
+        (codegen / name).read_bytes()
+        for name in ("vmath.py", "vmath32.py", "vtrig.py", "memory.py")
+    )
     return hashlib.sha256(text).hexdigest()[:16]
 
 

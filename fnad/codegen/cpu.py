@@ -24,7 +24,7 @@ from fnad.core.spec import ArraySpec
 from fnad.ops.indexing import IndexSpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
-_RESERVED |= {"vmath", "vtrig", "memory"}
+_RESERVED |= {"vmath", "vmath32", "vtrig", "memory"}
 
 HELPERS = """
 @njit(cache=True, inline="always")

@@ -103,19 +103,6 @@ def _expm1_tail(r):
 
 
 @_jit
-def _expm1_tail32(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` to float32 accuracy (degree 8)."""
-    p = 2.48015873015873e-05
-    p = fma(p, r, 1.984126984126984e-04)
-    p = fma(p, r, 1.3888888888888889e-03)
-    p = fma(p, r, 8.333333333333333e-03)
-    p = fma(p, r, 4.1666666666666664e-02)
-    p = fma(p, r, 1.6666666666666666e-01)
-    p = fma(p, r, 0.5)
-    return r * r * p
-
-
-@_jit
 def _scale(p, n):
     """``p * 2**n`` for ``|n| <= 1076`` in two exact steps, so overflow and subnormal
     results round once."""
@@ -129,14 +116,6 @@ def exp_f64(x):
     n, r = _exp_reduce(xc)
     y = _scale(1.0 + (r + _expm1_tail(r)), n)
     return y if x == x else x
-
-
-@_jit
-def exp_f32(x):
-    xd = min(max(np.float64(x), -110.0), 100.0)
-    n, r = _exp_reduce(xd)
-    y = (1.0 + (r + _expm1_tail32(r))) * pow2(n)
-    return np.float32(y) if x == x else x
 
 
 @_jit
@@ -167,13 +146,6 @@ def expm1_f64(x):
 
 
 @_jit
-def expm1_f32(x):
-    xd = np.float64(x)
-    n, r = _expm1_reduce(xd)
-    return np.float32(_expm1_finish(xd, n, r, _expm1_tail32(r)))
-
-
-@_jit
 def exp2_f64(x):
     xc = min(max(x, -1080.0), 1025.0)
     kd = xc + _SHIFT
@@ -181,11 +153,6 @@ def exp2_f64(x):
     r = (xc - (kd - _SHIFT)) * _LN2
     y = _scale(1.0 + (r + _expm1_tail(r)), n)
     return y if x == x else x
-
-
-@_jit
-def exp2_f32(x):
-    return np.float32(exp2_f64(np.float64(x)))
 
 
 @_jit
@@ -239,21 +206,11 @@ def log_f64(x):
 
 
 @_jit
-def log_f32(x):
-    return np.float32(log_f64(np.float64(x)))
-
-
-@_jit
 def log2_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
     y = np.float64(e) + (f - (hfsq - tail)) * _LOG2_E
     return _log_special(x, y)
-
-
-@_jit
-def log2_f32(x):
-    return np.float32(log2_f64(np.float64(x)))
 
 
 @_jit
@@ -263,11 +220,6 @@ def log10_f64(x):
     ed = np.float64(e)
     y = ed * _LOG10_2_HI + ((f - (hfsq - tail)) * _LOG10_E + ed * _LOG10_2_LO)
     return _log_special(x, y)
-
-
-@_jit
-def log10_f32(x):
-    return np.float32(log10_f64(np.float64(x)))
 
 
 @_jit
@@ -286,8 +238,3 @@ def log1p_f64(x):
     if x < -1.0:
         return np.nan
     return x if abs(x) < 1e-300 else y
-
-
-@_jit
-def log1p_f32(x):
-    return np.float32(log1p_f64(np.float64(x)))

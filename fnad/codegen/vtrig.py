@@ -18,7 +18,6 @@ from fnad.codegen.vmath import (
     _expm1_finish,
     _expm1_reduce,
     _expm1_tail,
-    _expm1_tail32,
     _jit,
     _scale,
     f64_bits,
@@ -172,12 +171,6 @@ def _exp_half(a):
 
 
 @_jit
-def _exp_half32(a):
-    n, r = _exp_reduce(min(a, 711.0))
-    return _scale(1.0 + (r + _expm1_tail32(r)), n - 1)
-
-
-@_jit
 def _sinh(x, small_em, h):
     """``sinh(x)`` from ``small_em = expm1(|x|)`` (used below 1) and ``h = exp(|x|) / 2``."""
     a = abs(x)
@@ -222,26 +215,3 @@ def tanh_f64(x):
     a = 2.0 * min(abs(x), 20.0)
     n, r = _expm1_reduce(a)
     return _tanh(x, _expm1_finish(a, n, r, _expm1_tail(r)))
-
-
-@_jit
-def sinh_f32(x):
-    xd = np.float64(x)
-    a = abs(xd)
-    n, r = _exp_reduce(min(a, 711.0))
-    t = _expm1_tail32(r)
-    return np.float32(_sinh(xd, _expm1_finish(a, n, r, t), _scale(1.0 + (r + t), n - 1)))
-
-
-@_jit
-def cosh_f32(x):
-    xd = np.float64(x)
-    h = _exp_half32(abs(xd))
-    return np.float32(xd * xd if xd != xd else h + 0.25 / h)
-
-
-@_jit
-def tanh_f32(x):
-    a = 2.0 * min(abs(np.float64(x)), 20.0)
-    n, r = _expm1_reduce(a)
-    return np.float32(_tanh(np.float64(x), _expm1_finish(a, n, r, _expm1_tail32(r))))
