@@ -156,9 +156,26 @@ def emit_region(fused: Node, em: Emitter) -> None:
     em.indent, em.precise = em.indent - 1, False
 
 
+def parallel_ok(region) -> bool:
+    """Whether the outer loop of ``region`` can be a ``prange``: every reduction either
+    keeps axis 0 (each iteration owns its slots) or sums or multiplies into a scalar (Numba
+    gives each thread a partial result and combines them)."""
+    if not _loop_shape(region):
+        return False
+    for node in region.nodes:
+        if node.prim.name in REDUCE_STEP and 0 in node.params["axes"]:
+            scalar = not node.outs[0].spec.ndim
+            if not (scalar and node.prim.name in ("reduce_sum", "reduce_prod")):
+                return False
+    return True
+
+
 def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     shape = _loop_shape(region)
     depth = len(shape)
+    parallel = em.parallel and parallel_ok(region)
+    if parallel:
+        em.parallel_elements = max(em.parallel_elements, int(np.prod(shape)))
     idx = [f"i{k}" for k in range(depth)]
     outputs = set(region.outputs)
     for k, size in enumerate(_sizes(region, shape, em)):
@@ -180,7 +197,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             empty = f"np.empty({em.shape(shape)}, np.{out.spec.dtype.name})"
             em.emit(f"{em.name(out)} = memory.advise({empty})")
     for k in range(depth):
-        em.emit(f"for i{k} in range(n{k}):", k + 1)
+        loop = "prange" if parallel and k == 0 else "range"
+        em.emit(f"for i{k} in {loop}(n{k}):", k + 1)
     local: dict[Var, str] = {}
     guarded: set[str] = set()
     for node in region.nodes:
@@ -189,7 +207,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             arg = _read(node.inputs[0], local, idx, em)
             if arg not in guarded:
                 guarded.add(arg)
-                em.emit(f"{flag} |= vtrig.trig_huge({arg})", depth + 1)
+                # NOTE: Numba's parallel loops reduce with += and *= only.
+                em.emit(f"{flag} {'+=' if parallel else '|='} vtrig.trig_huge({arg})", depth + 1)
 
 
 def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:
