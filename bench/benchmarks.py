@@ -10,8 +10,11 @@ Workloads and targets are described in docs/performance.md.
 
 import os
 
-THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 os.environ.update(dict.fromkeys(THREADS, "1"))
+# NOTE: Numba gets a pool of 2 threads for the "2 threads" rows; everything else runs with
+# numba.set_num_threads(1).
+os.environ["NUMBA_NUM_THREADS"] = "2"
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 import argparse
@@ -49,6 +52,7 @@ if jax:
     jax.config.update("jax_enable_x64", True)
 if torch:
     torch.set_num_threads(1)
+numba.set_num_threads(1)
 SUMMARY: list[tuple[str, float, str, str]] = []
 LR, KEYS = 0.01, ("w1", "b1", "w2", "b2", "w3", "b3")
 
@@ -96,6 +100,19 @@ def build(title: str, cands: list, rtol: float, atol: float) -> tuple[dict, dict
             notes[name] = "WRONG RESULT" if wrong else f"failed: {type(exc).__name__}"
             print(f"  {name}: {type(exc).__name__}: {str(exc).strip()[:500]}")
     return impls, notes
+
+
+def two_threads(fn):
+    """``fn`` run with Numba's pool at 2 threads (the benchmark's default is 1)."""
+
+    def call():
+        numba.set_num_threads(2)
+        try:
+            return fn()
+        finally:
+            numba.set_num_threads(1)
+
+    return call
 
 
 def fnad_jit(label: str, fun, args: tuple, **options) -> tuple:
@@ -168,6 +185,7 @@ def elementwise(args, small: bool) -> None:
         jg, ag = jax and jax.jit(jax.grad(make_f(jnp))), autograd and autograd.grad(make_f(agnp))
         cands = [
             fnad_jit("fnad jit(grad)", fnad.grad(make_f(np)), (x,)),
+            *(() if small else [fnad_2_threads("fnad jit(grad), 2 threads", make_f(np), x)]),
             fnad_jit("fnad jit(grad, precise=True)", fnad.grad(make_f(np)), (x,), precise=True),
             ("JAX jit(grad)", jax and (lambda x=x, jg=jg: np.asarray(jg(x)))),
             ("torch autograd.grad", torch and torch_grad),
@@ -185,10 +203,23 @@ def elementwise(args, small: bool) -> None:
         target(f"{title[:2]} fnad / {peer}, {x.dtype}", times, None, peer, goal)
         if not small:
             target(f"W2 fnad / memcpy, {x.dtype}", times, None, "np.copy (memcpy reference)", 4)
+            two = "fnad jit(grad), 2 threads"
+            target(f"W2 fnad 2 threads / JAX, {x.dtype}", times, two, peer, goal)
+
+
+def fnad_2_threads(label: str, f, x) -> tuple:
+    """(label, ``fnad.jit(grad(f), parallel=True)`` on x with 2 Numba threads)."""
+    numba.set_num_threads(2)
+    try:
+        label, fn = fnad_jit(label, fnad.grad(f), (x,), parallel=True)
+    finally:
+        numba.set_num_threads(1)
+    return label, two_threads(fn)
 
 
 MATH = ("exp", "expm1", "exp2", "log", "log2", "log10", "log1p")
 MATH += ("sin", "cos", "tan", "sinh", "cosh", "tanh", "sqrt")
+FNAD_SERIAL = ("fnad jit", "fnad precise")
 
 
 def numba_math_loop(name: str):
@@ -207,19 +238,25 @@ def math_table(args) -> None:
         x = np.random.default_rng(0).uniform(0.1, 3.0, n).astype(dtype)
         out = np.empty_like(x)
         print(f"\nM throughput, {np.dtype(dtype)}[{n:_}], 1e9 elements/s (ratio to fnad)")
-        cols = ("fnad jit", "fnad precise", "NumPy", "JAX jit", "numba math.*", "memcpy")
+        cols = ("fnad jit", "fnad 2 threads", "fnad precise", "NumPy", "JAX jit")
+        cols += ("numba math.*", "memcpy")
         print(f"  {'function':<10}" + "".join(f"{c:>22}" for c in cols))
         copy = measure({"memcpy": partial(np.copyto, out, x)}, 3)["memcpy"]
         for name in MATH:
             f = getattr(np, name)
-            impls = {"fnad jit": fnad.jit(f), "fnad precise": fnad.jit(f, precise=True)}
+            impls = {"fnad jit": fnad.jit(f, parallel=False)}
+            numba.set_num_threads(2)
+            impls["fnad 2 threads"] = two_threads(partial(fnad.jit(f, parallel=True), x))
+            impls["fnad 2 threads"]()  # compiles (the plan is chosen with 2 threads)
+            numba.set_num_threads(1)
+            impls["fnad precise"] = fnad.jit(f, precise=True, parallel=False)
             impls["NumPy"] = partial(f, x, out=out)
             if jax:
                 jf = jax.jit(getattr(jnp, name))
                 impls["JAX jit"] = lambda jf=jf, x=x: jf(x).block_until_ready()
             loop = numba_math_loop(name)
             impls["numba math.*"] = partial(loop, x, out)
-            impls = {k: (partial(v, x) if k.startswith("fnad") else v) for k, v in impls.items()}
+            impls = {k: (partial(v, x) if k in FNAD_SERIAL else v) for k, v in impls.items()}
             np.testing.assert_allclose(impls["fnad jit"](), f(x), rtol=4 * np.finfo(dtype).eps)
             times = measure(impls, 3 if args.quick else 5, target=0.1)
             times["memcpy"] = copy
@@ -613,7 +650,10 @@ def machine() -> None:
     mods = dict(fnad=fnad, numpy=np, numba=numba, jax=jax, torch=torch, autograd=autograd)
     vers = {k: importlib.metadata.version(k) if m else "not installed" for k, m in mods.items()}
     print(f"versions: python {platform.python_version()}, {', '.join(map(' '.join, vers.items()))}")
-    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; single-threaded: {', '.join(THREADS)}=1")
+    print(
+        f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; single-threaded: {', '.join(THREADS)}=1, "
+        "numba.set_num_threads(1) except the '2 threads' rows"
+    )
 
 
 def main() -> None:

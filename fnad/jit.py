@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from fnad.backends import cache
@@ -60,18 +61,55 @@ class Lowered:
     generated: Generated
     out_tree: PyTreeDef
     device: str = "cpu"
+    #: ``jit``'s ``parallel`` option: None chooses by size, True and False force.
+    parallel: bool | None = None
 
     @property
     def source(self) -> str:
         return self.generated.source
 
     def compile(self) -> Compiled:
-        fn = cache.load(self.generated.source, self.generated.function)
+        gen = self.generated
+        fn = cache.load(gen.source, gen.function)
         if self.device == "cuda":
             from fnad.backends.cuda import CudaCompiled
 
             return CudaCompiled(fn, self.generated.consts, self.graph.out_specs, self.out_tree)
+        if uses_threads(gen, self.parallel):
+            fn = _Threaded(cache.load(gen.source, gen.parallel_function), fn)
         return Compiled(fn, self.generated.consts, self.graph.out_specs, self.out_tree)
+
+
+PARALLEL_MIN_ELEMENTS = 1 << 17
+"""With ``jit(parallel=None)``, the size from which a fused region runs on Numba's threads
+(smaller loops finish before the threads would start)."""
+
+
+def uses_threads(generated: Generated, parallel: bool | None) -> bool:
+    """Whether the lowered signature runs the parallel function of its module."""
+    if generated.parallel_function is None or parallel is False or numba.get_num_threads() < 2:
+        return False
+    return parallel is True or generated.parallel_elements >= PARALLEL_MIN_ELEMENTS
+
+
+class _Threaded:
+    """The parallel function of a module, or its serial one if Numba cannot compile it."""
+
+    __slots__ = ("fn", "serial")
+
+    def __init__(self, fn: Callable, serial: Callable) -> None:
+        self.fn, self.serial = fn, serial
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.fn(*args)
+        except numba.core.errors.NumbaError as exc:
+            # NOTE: Numba compiles on the first call; a failure there is permanent.
+            if self.fn is self.serial:
+                raise
+            log.warning("fnad.jit: the parallel loops failed to compile (%s); serial", exc)
+            self.fn = self.serial
+            return self.fn(*args)
 
 
 class Compiled:
@@ -129,10 +167,16 @@ class Jitted:
         fastmath: bool,
         device: str | None = None,
         precise: bool = False,
+        parallel: bool | None = None,
     ) -> None:
         self.fun = fun
         self.fastmath = fastmath
         self.precise = precise
+        if parallel not in (None, True, False):
+            raise TypeError(
+                f"fnad.jit: parallel must be None (by size), True or False, got {parallel!r}"
+            )
+        self.parallel = parallel
         #: None follows fnad.default_device at each call.
         self.device = None if device is None else check_device(device)
         names = _positional_names(fun)
@@ -272,8 +316,9 @@ class Jitted:
             cuda.require()
             generated = cuda.generate(graph, _function_name(self.__name__))
         else:
-            generated = generate(graph, _function_name(self.__name__), self.fastmath, self.precise)
-        lowered = Lowered(traced, graph, generated, out_tree_box[0], device)
+            name = _function_name(self.__name__)
+            generated = generate(graph, name, self.fastmath, self.precise, self.parallel)
+        lowered = Lowered(traced, graph, generated, out_tree_box[0], device, self.parallel)
         self._lowered[key] = lowered
         return lowered
 
@@ -306,6 +351,7 @@ class Jitted:
         # NOTE: pickles the configuration, not the compiled code: a new process traces
         # again and finds the machine code in the disk cache.
         config = (self.fun, self.static_argnums, self.static_argnames, self.fastmath)
+        config += (self.device, self.precise, self.parallel)
         return global_name(self) or (Jitted, config)
 
 
@@ -353,6 +399,7 @@ def jit(
     fastmath: bool = False,
     device: str | None = None,
     precise: bool = False,
+    parallel: bool | None = None,
 ):
     """Compile ``fun`` with Numba, per call signature. Usable as ``@jit`` or ``@jit(...)``.
 
@@ -363,6 +410,11 @@ def jit(
     (bit-for-bit NumPy's float64 results, one element at a time); the default uses fnad's
     vectorizable versions, within 2 ulp of NumPy and several times faster (docs/math.md).
 
+    ``parallel`` runs the outer loops of fused elementwise regions (and their full sums) on
+    Numba's threads (``NUMBA_NUM_THREADS``): None (the default) for regions of at least
+    ``PARALLEL_MIN_ELEMENTS`` elements, True always, False never. Sums then add per-thread
+    partial results, so they may differ from the serial ones in the last bits.
+
     >>> import fnad, numpy as np
     >>> f = fnad.jit(fnad.grad(lambda x: np.sum(np.sin(x))))
     >>> f(np.zeros(3))
@@ -371,5 +423,5 @@ def jit(
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     if fun is None:
-        return lambda f: Jitted(f, nums, names, fastmath, device, precise)
-    return Jitted(fun, nums, names, fastmath, device, precise)
+        return lambda f: Jitted(f, nums, names, fastmath, device, precise, parallel)
+    return Jitted(fun, nums, names, fastmath, device, precise, parallel)

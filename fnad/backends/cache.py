@@ -25,7 +25,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-_MODULES: dict[str, Callable] = {}
+_MODULES: dict[str, dict] = {}  # digest -> the namespace of the compiled module
 _WARNED: set[str] = set()
 _FNAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,7 +51,10 @@ def environment_key() -> str:
 def _math_digest() -> str:
     """A digest of the fnad.codegen modules whose functions generated kernels inline."""
     codegen = Path(_FNAD_DIR) / "codegen"
-    text = b"".join((codegen / name).read_bytes() for name in ("vmath.py", "vtrig.py", "memory.py"))
+    text = b"".join(
+        (codegen / name).read_bytes()
+        for name in ("vmath.py", "vmath32.py", "vtrig.py", "memory.py")
+    )
     return hashlib.sha256(text).hexdigest()[:16]
 
 
@@ -78,17 +81,17 @@ def is_loaded(source: str) -> bool:
 def load(source: str, function: str) -> Callable:
     """The compiled ``function`` of ``source``, from memory, disk or a fresh compile."""
     key = digest(source)
-    fn = _MODULES.get(key)
-    if fn is None:
-        fn = _load_file(source, function, key) or _load_memory(source, function, key)
-        _MODULES[key] = fn
-    return fn
+    namespace = _MODULES.get(key)
+    if namespace is None:
+        namespace = _load_file(source, key) or _load_memory(source, key)
+        _MODULES[key] = namespace
+    return namespace[function]
 
 
-def _load_memory(source: str, function: str, key: str) -> Callable:
+def _load_memory(source: str, key: str) -> dict:
     namespace: dict = {"__name__": f"fnad_mem_{key}"}
     exec(compile(source.replace("cache=True", "cache=False"), f"<fnad {key}>", "exec"), namespace)
-    return namespace[function]
+    return namespace
 
 
 def _user_stacklevel() -> int:
@@ -111,7 +114,7 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _load_file(source: str, function: str, key: str) -> Callable | None:
+def _load_file(source: str, key: str) -> dict | None:
     directory = cache_dir()
     if directory is None:
         return None
@@ -141,4 +144,4 @@ def _load_file(source: str, function: str, key: str) -> Callable | None:
     # NOTE: Numba's cache re-imports the module by name when it loads machine code.
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    return getattr(module, function)
+    return vars(module)

@@ -24,14 +24,29 @@ _CMATH = re.compile(
     r"\bmath\.(exp|log|log10|sqrt|sin|cos|tan|asin|acos|atan|sinh|cosh|tanh|asinh|acosh|atanh)\("
 )
 _TEMPLATES = {"maximum": "_maximum({x}, {y})", "minimum": "_minimum({x}, {y})"}
-VECTOR_MATH = {
-    **dict.fromkeys(("exp", "expm1", "exp2", "log", "log2", "log10", "log1p"), "vmath"),
-    **dict.fromkeys(("sin", "cos", "tan", "sinh", "cosh", "tanh"), "vtrig"),
-}
-"""Primitives whose float32/float64 scalar code is a vectorizable function of fnad.codegen
-(``vmath.exp_f64`` ...) unless the user asks for libm (``jit(..., precise=True)``)."""
+_EXP_LOG = ("exp", "expm1", "exp2", "log", "log2", "log10", "log1p")
 _TRIG = ("sin", "cos", "tan")
+_HYPERBOLIC = ("sinh", "cosh", "tanh")
+VECTOR_MATH = {
+    np.dtype(np.float64): {
+        **dict.fromkeys(_EXP_LOG, "vmath"),
+        **dict.fromkeys(_TRIG + _HYPERBOLIC, "vtrig"),
+    },
+    np.dtype(np.float32): {
+        **dict.fromkeys(_EXP_LOG + _HYPERBOLIC, "vmath32"),
+        **dict.fromkeys(_TRIG, "vtrig"),
+    },
+}
+"""Per dtype, the primitives whose scalar code is a vectorizable function of fnad.codegen
+and its module (``vmath.exp_f64``, ``vmath32.exp_f32`` ...), used unless the user asks for
+libm (``jit(..., precise=True)``)."""
 _SUFFIX = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32"}
+
+
+def vector_function(name: str, dtype: np.dtype) -> str | None:
+    """``module.function`` computing primitive ``name`` in ``dtype`` vectorizably, if any."""
+    module = VECTOR_MATH.get(np.dtype(dtype), {}).get(name)
+    return None if module is None else f"{module}.{name}_{_SUFFIX[np.dtype(dtype)]}"
 
 
 def _identity(name: str, dtype: np.dtype) -> np.ndarray:
@@ -94,12 +109,10 @@ def _broadcast_read(node: Node, local: dict, idx: list[str], em: Emitter) -> str
 
 def _vector_math(node: Node, em: Emitter) -> str | None:
     """The vectorizable function computing ``node``, when there is one and it is wanted."""
-    module = VECTOR_MATH.get(node.prim.name)
-    suffix = _SUFFIX.get(node.outs[0].spec.dtype)
-    if em.precise or module is None or suffix is None:
-        return None
-    em.modules.add(module)
-    return f"{module}.{node.prim.name}_{suffix}"
+    function = None if em.precise else vector_function(node.prim.name, node.outs[0].spec.dtype)
+    if function is not None:
+        em.modules.add(function.split(".")[0])
+    return function
 
 
 def _scalar_expr(node: Node, args: list[str], em: Emitter) -> str:
@@ -143,9 +156,26 @@ def emit_region(fused: Node, em: Emitter) -> None:
     em.indent, em.precise = em.indent - 1, False
 
 
+def parallel_ok(region) -> bool:
+    """Whether the outer loop of ``region`` can be a ``prange``: every reduction either
+    keeps axis 0 (each iteration owns its slots) or sums or multiplies into a scalar (Numba
+    gives each thread a partial result and combines them)."""
+    if not _loop_shape(region):
+        return False
+    for node in region.nodes:
+        if node.prim.name in REDUCE_STEP and 0 in node.params["axes"]:
+            scalar = not node.outs[0].spec.ndim
+            if not (scalar and node.prim.name in ("reduce_sum", "reduce_prod")):
+                return False
+    return True
+
+
 def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     shape = _loop_shape(region)
     depth = len(shape)
+    parallel = em.parallel and parallel_ok(region)
+    if parallel:
+        em.parallel_elements = max(em.parallel_elements, int(np.prod(shape)))
     idx = [f"i{k}" for k in range(depth)]
     outputs = set(region.outputs)
     for k, size in enumerate(_sizes(region, shape, em)):
@@ -167,7 +197,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             empty = f"np.empty({em.shape(shape)}, np.{out.spec.dtype.name})"
             em.emit(f"{em.name(out)} = memory.advise({empty})")
     for k in range(depth):
-        em.emit(f"for i{k} in range(n{k}):", k + 1)
+        loop = "prange" if parallel and k == 0 else "range"
+        em.emit(f"for i{k} in {loop}(n{k}):", k + 1)
     local: dict[Var, str] = {}
     guarded: set[str] = set()
     for node in region.nodes:
@@ -176,7 +207,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             arg = _read(node.inputs[0], local, idx, em)
             if arg not in guarded:
                 guarded.add(arg)
-                em.emit(f"{flag} |= vtrig.trig_huge({arg})", depth + 1)
+                # NOTE: Numba's parallel loops reduce with += and *= only.
+                em.emit(f"{flag} {'+=' if parallel else '|='} vtrig.trig_huge({arg})", depth + 1)
 
 
 def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:

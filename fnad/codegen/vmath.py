@@ -45,14 +45,15 @@ bits_f64 = _bitcast(types.int64, types.float64, ir.DoubleType())
 
 @intrinsic
 def fma(typingctx, x, y, z):
-    """``x * y + z`` with one rounding (a single instruction on CPUs with FMA)."""
-    if not (x == y == z == types.float64):
+    """``x * y + z`` with one rounding (a single instruction on CPUs with FMA), for three
+    float64 or three float32 values."""
+    if not (x == y == z and x in (types.float64, types.float32)):
         return None
 
     def codegen(context, builder, signature, args):
         return builder.fma(*args)
 
-    return types.float64(types.float64, types.float64, types.float64), codegen
+    return x(x, x, x), codegen
 
 
 _SHIFT = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer held in the low bits
@@ -87,30 +88,17 @@ def _exp_reduce(x):
 def _expm1_tail(r):
     """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below 2**-60)."""
     p = 1.6059043836821613e-10
-    p = p * r + 2.08767569878681e-09
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 1.984126984126984e-04
-    p = p * r + 1.3888888888888889e-03
-    p = p * r + 8.333333333333333e-03
-    p = p * r + 4.1666666666666664e-02
-    p = p * r + 1.6666666666666666e-01
-    p = p * r + 0.5
-    return r * r * p
-
-
-@_jit
-def _expm1_tail32(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` to float32 accuracy (degree 8)."""
-    p = 2.48015873015873e-05
-    p = p * r + 1.984126984126984e-04
-    p = p * r + 1.3888888888888889e-03
-    p = p * r + 8.333333333333333e-03
-    p = p * r + 4.1666666666666664e-02
-    p = p * r + 1.6666666666666666e-01
-    p = p * r + 0.5
+    p = fma(p, r, 2.08767569878681e-09)
+    p = fma(p, r, 2.505210838544172e-08)
+    p = fma(p, r, 2.755731922398589e-07)
+    p = fma(p, r, 2.7557319223985893e-06)
+    p = fma(p, r, 2.48015873015873e-05)
+    p = fma(p, r, 1.984126984126984e-04)
+    p = fma(p, r, 1.3888888888888889e-03)
+    p = fma(p, r, 8.333333333333333e-03)
+    p = fma(p, r, 4.1666666666666664e-02)
+    p = fma(p, r, 1.6666666666666666e-01)
+    p = fma(p, r, 0.5)
     return r * r * p
 
 
@@ -128,14 +116,6 @@ def exp_f64(x):
     n, r = _exp_reduce(xc)
     y = _scale(1.0 + (r + _expm1_tail(r)), n)
     return y if x == x else x
-
-
-@_jit
-def exp_f32(x):
-    xd = min(max(np.float64(x), -110.0), 100.0)
-    n, r = _exp_reduce(xd)
-    y = (1.0 + (r + _expm1_tail32(r))) * pow2(n)
-    return np.float32(y) if x == x else x
 
 
 @_jit
@@ -166,13 +146,6 @@ def expm1_f64(x):
 
 
 @_jit
-def expm1_f32(x):
-    xd = np.float64(x)
-    n, r = _expm1_reduce(xd)
-    return np.float32(_expm1_finish(xd, n, r, _expm1_tail32(r)))
-
-
-@_jit
 def exp2_f64(x):
     xc = min(max(x, -1080.0), 1025.0)
     kd = xc + _SHIFT
@@ -180,11 +153,6 @@ def exp2_f64(x):
     r = (xc - (kd - _SHIFT)) * _LN2
     y = _scale(1.0 + (r + _expm1_tail(r)), n)
     return y if x == x else x
-
-
-@_jit
-def exp2_f32(x):
-    return np.float32(exp2_f64(np.float64(x)))
 
 
 @_jit
@@ -206,14 +174,14 @@ def _log1p_parts(f):
     z = s * s
     # 2 atanh(s) = 2s + s * R(z); R's coefficients are 2 / (2k + 1)
     p = 0.1111111111111111
-    p = p * z + 0.11764705882352941
-    p = p * z + 0.13333333333333333
-    p = p * z + 0.15384615384615385
-    p = p * z + 0.18181818181818182
-    p = p * z + 0.2222222222222222
-    p = p * z + 0.2857142857142857
-    p = p * z + 0.4
-    p = p * z + 0.6666666666666666
+    p = fma(p, z, 0.11764705882352941)
+    p = fma(p, z, 0.13333333333333333)
+    p = fma(p, z, 0.15384615384615385)
+    p = fma(p, z, 0.18181818181818182)
+    p = fma(p, z, 0.2222222222222222)
+    p = fma(p, z, 0.2857142857142857)
+    p = fma(p, z, 0.4)
+    p = fma(p, z, 0.6666666666666666)
     hfsq = 0.5 * f * f
     return hfsq, s * (hfsq + z * p)
 
@@ -238,21 +206,11 @@ def log_f64(x):
 
 
 @_jit
-def log_f32(x):
-    return np.float32(log_f64(np.float64(x)))
-
-
-@_jit
 def log2_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
     y = np.float64(e) + (f - (hfsq - tail)) * _LOG2_E
     return _log_special(x, y)
-
-
-@_jit
-def log2_f32(x):
-    return np.float32(log2_f64(np.float64(x)))
 
 
 @_jit
@@ -262,11 +220,6 @@ def log10_f64(x):
     ed = np.float64(e)
     y = ed * _LOG10_2_HI + ((f - (hfsq - tail)) * _LOG10_E + ed * _LOG10_2_LO)
     return _log_special(x, y)
-
-
-@_jit
-def log10_f32(x):
-    return np.float32(log10_f64(np.float64(x)))
 
 
 @_jit
@@ -285,8 +238,3 @@ def log1p_f64(x):
     if x < -1.0:
         return np.nan
     return x if abs(x) < 1e-300 else y
-
-
-@_jit
-def log1p_f32(x):
-    return np.float32(log1p_f64(np.float64(x)))

@@ -18,7 +18,6 @@ from fnad.codegen.vmath import (
     _expm1_finish,
     _expm1_reduce,
     _expm1_tail,
-    _expm1_tail32,
     _jit,
     _scale,
     f64_bits,
@@ -62,13 +61,13 @@ def _reduce(x):
 def _sin_poly(r, lo):
     z = r * r
     p = 2.8114572543455206e-15
-    p = p * z - 7.647163731819816e-13
-    p = p * z + 1.6059043836821613e-10
-    p = p * z - 2.505210838544172e-08
-    p = p * z + 2.7557319223985893e-06
-    p = p * z - 1.984126984126984e-04
-    p = p * z + 8.333333333333333e-03
-    p = p * z - 1.6666666666666666e-01
+    p = fma(p, z, -7.647163731819816e-13)
+    p = fma(p, z, 1.6059043836821613e-10)
+    p = fma(p, z, -2.505210838544172e-08)
+    p = fma(p, z, 2.7557319223985893e-06)
+    p = fma(p, z, -1.984126984126984e-04)
+    p = fma(p, z, 8.333333333333333e-03)
+    p = fma(p, z, -1.6666666666666666e-01)
     return r + (r * z * p + lo * (1.0 - 0.5 * z))
 
 
@@ -76,13 +75,13 @@ def _sin_poly(r, lo):
 def _cos_poly(r, lo):
     z = r * r
     p = -1.5619206968586225e-16
-    p = p * z + 4.779477332387385e-14
-    p = p * z - 1.1470745597729725e-11
-    p = p * z + 2.08767569878681e-09
-    p = p * z - 2.755731922398589e-07
-    p = p * z + 2.48015873015873e-05
-    p = p * z - 1.3888888888888889e-03
-    p = p * z + 4.1666666666666664e-02
+    p = fma(p, z, 4.779477332387385e-14)
+    p = fma(p, z, -1.1470745597729725e-11)
+    p = fma(p, z, 2.08767569878681e-09)
+    p = fma(p, z, -2.755731922398589e-07)
+    p = fma(p, z, 2.48015873015873e-05)
+    p = fma(p, z, -1.3888888888888889e-03)
+    p = fma(p, z, 4.1666666666666664e-02)
     hz = 0.5 * z
     w = 1.0 - hz
     return w + (((1.0 - w) - hz) + (z * z * p - r * lo))
@@ -92,9 +91,9 @@ def _cos_poly(r, lo):
 def _sin_poly32(r):
     z = r * r
     p = 2.7557319223985893e-06
-    p = p * z - 1.984126984126984e-04
-    p = p * z + 8.333333333333333e-03
-    p = p * z - 1.6666666666666666e-01
+    p = fma(p, z, -1.984126984126984e-04)
+    p = fma(p, z, 8.333333333333333e-03)
+    p = fma(p, z, -1.6666666666666666e-01)
     return r + r * z * p
 
 
@@ -102,10 +101,10 @@ def _sin_poly32(r):
 def _cos_poly32(r):
     z = r * r
     p = 2.08767569878681e-09
-    p = p * z - 2.755731922398589e-07
-    p = p * z + 2.48015873015873e-05
-    p = p * z - 1.3888888888888889e-03
-    p = p * z + 4.1666666666666664e-02
+    p = fma(p, z, -2.755731922398589e-07)
+    p = fma(p, z, 2.48015873015873e-05)
+    p = fma(p, z, -1.3888888888888889e-03)
+    p = fma(p, z, 4.1666666666666664e-02)
     return 1.0 - 0.5 * z + z * z * p
 
 
@@ -172,17 +171,13 @@ def _exp_half(a):
 
 
 @_jit
-def _exp_half32(a):
-    n, r = _exp_reduce(min(a, 711.0))
-    return _scale(1.0 + (r + _expm1_tail32(r)), n - 1)
-
-
-@_jit
 def _sinh(x, small_em, h):
     """``sinh(x)`` from ``small_em = expm1(|x|)`` (used below 1) and ``h = exp(|x|) / 2``."""
     a = abs(x)
-    small = 0.5 * (small_em + small_em / (small_em + 1.0))
-    y = small if a < 1.0 else h - 0.25 / h
+    small = a < 1.0
+    # one division serves both: em / (em + 1) below 1, 0.25 / h above
+    q = (small_em if small else 0.25) / (small_em + 1.0 if small else h)
+    y = 0.5 * (small_em + q) if small else h - q
     y = -y if x < 0.0 else y
     return x if (x != x or a < 1e-9) else y
 
@@ -192,9 +187,10 @@ def _tanh(x, em):
     """``tanh(x)`` from ``em = expm1(2 min(|x|, 20))``."""
     d = em + 2.0
     d_err = (2.0 - d) + em
-    y = em / d
-    # one Newton step removes the rounding of the sum and of the division
-    y = y + (fma(-y, d, em) - y * d_err) / d
+    inv = 1.0 / d
+    y = em * inv
+    # one Newton step removes the rounding of the sum, the reciprocal and the product
+    y = y + (fma(-y, d, em) - y * d_err) * inv
     y = -y if x < 0.0 else y
     return x if (x != x or abs(x) < 1e-9) else y
 
@@ -219,26 +215,3 @@ def tanh_f64(x):
     a = 2.0 * min(abs(x), 20.0)
     n, r = _expm1_reduce(a)
     return _tanh(x, _expm1_finish(a, n, r, _expm1_tail(r)))
-
-
-@_jit
-def sinh_f32(x):
-    xd = np.float64(x)
-    a = abs(xd)
-    n, r = _exp_reduce(min(a, 711.0))
-    t = _expm1_tail32(r)
-    return np.float32(_sinh(xd, _expm1_finish(a, n, r, t), _scale(1.0 + (r + t), n - 1)))
-
-
-@_jit
-def cosh_f32(x):
-    xd = np.float64(x)
-    h = _exp_half32(abs(xd))
-    return np.float32(xd * xd if xd != xd else h + 0.25 / h)
-
-
-@_jit
-def tanh_f32(x):
-    a = 2.0 * min(abs(np.float64(x)), 20.0)
-    n, r = _expm1_reduce(a)
-    return np.float32(_tanh(np.float64(x), _expm1_finish(a, n, r, _expm1_tail32(r))))

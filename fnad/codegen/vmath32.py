@@ -1,0 +1,264 @@
+"""Vectorizable float32 exponentials, logarithms and hyperbolic functions for fused loops.
+
+The float32 versions of vmath.py's functions, computed in float32 throughout: float32
+constants, float32 polynomials (shorter than float64's), 32-bit integer bit manipulation.
+A loop over float32 then runs twice as many lanes per vector instruction as one that
+widens to float64 (16 on AVX-512). Each result is faithfully rounded: at most 1 ulp from
+the correctly rounded float32 value (docs/math.md), special cases selected at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+
+from fnad.codegen.vmath import _bitcast, _jit, fma
+
+f32_bits = _bitcast(types.float32, types.int32, ir.IntType(32))
+bits_f32 = _bitcast(types.int32, types.float32, ir.FloatType())
+
+# NOTE: every constant is a float32 (or int32) global: a Python float literal is a
+# float64 to Numba and would widen the whole computation.
+F = np.float32
+_ZERO, _HALF, _ONE, _TWO, _QUARTER = F(0.0), F(0.5), F(1.0), F(2.0), F(0.25)
+_INF, _NAN = F(np.inf), F(np.nan)
+_SHIFT = F(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer held in the low bits
+_SHIFT_BITS = np.int32(0x4B400000)
+_INV_LN2 = F(1.4426950408889634)
+_LN2 = F(0.6931471805599453)
+_LN2_LO = F(0.6931471805599453 - float(_LN2))  # with FMA, n * _LN2 is subtracted exactly
+_LN2_HI16 = F(6.9313812256e-01)  # ln 2 with 16 significant bits: e * hi is exact
+_LN2_LO16 = F(9.0580006145e-06)
+_LOG2_E = F(1.4426950408889634)
+_LOG2_E_LO = F(1.4426950408889634 - float(_LOG2_E))
+_LOG10_E = F(0.4342944819032518)
+_LOG10_E_LO = F(0.4342944819032518 - float(_LOG10_E))
+_LOG10_2_HI = F(3.0102920532e-01)  # 16 significant bits
+_LOG10_2_LO = F(0.30102999566398120 - 3.0102920532e-01)
+_TINY = F(1.1754943508222875e-38)
+_SQRT_HALF_BITS = np.int32(0x3F3504F3)
+_MANT = np.int32((1 << 23) - 1)
+
+
+@_jit
+def pow2(n):
+    """``2.0 ** n`` as float32 for an integer ``-126 <= n <= 127``."""
+    return bits_f32(np.int32((n + 127) << 23))
+
+
+@_jit
+def _reduce(x):
+    """``(n, r)`` with ``x = n ln2 + r``, ``|r| <= ln2 / 2``, for ``|x| <= 110``."""
+    kd = fma(x, _INV_LN2, _SHIFT)
+    n = np.int32(f32_bits(kd) - _SHIFT_BITS)
+    nd = kd - _SHIFT
+    return n, fma(-nd, _LN2_LO, fma(-nd, _LN2, x))
+
+
+@_jit
+def _tail(r):
+    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` to float32 accuracy (Taylor, degree 7)."""
+    p = F(1.9841269841269841e-04)
+    p = fma(p, r, F(1.3888888888888889e-03))
+    p = fma(p, r, F(8.333333333333333e-03))
+    p = fma(p, r, F(4.1666666666666664e-02))
+    p = fma(p, r, F(1.6666666666666666e-01))
+    p = fma(p, r, _HALF)
+    return r * r * p
+
+
+@_jit
+def _scale(p, n):
+    """``p * 2**n`` for ``|n| <= 252`` in two exact steps, so that overflow and subnormal
+    results round once."""
+    n1 = n >> 1
+    return p * pow2(n1) * pow2(n - n1)
+
+
+@_jit
+def exp_f32(x):
+    n, r = _reduce(min(max(x, F(-104.0)), F(89.0)))
+    y = _scale(_ONE + (r + _tail(r)), n)
+    return y if x == x else x
+
+
+@_jit
+def exp2_f32(x):
+    xc = min(max(x, F(-151.0)), F(129.0))
+    kd = xc + _SHIFT
+    n = np.int32(f32_bits(kd) - _SHIFT_BITS)
+    t = xc - (kd - _SHIFT)
+    r = t * _LN2
+    r = r + fma(t, _LN2, -r) + t * _LN2_LO  # the rounding of t ln2 put back
+    y = _scale(_ONE + (r + _tail(r)), n)
+    return y if x == x else x
+
+
+@_jit
+def _expm1_parts(x):
+    """``(hi, lo)``, ``hi + lo = expm1(x)`` to about 2**-40 relative, for ``x <= 89``."""
+    n, r = _reduce(min(max(x, F(-18.0)), F(89.0)))
+    p = _tail(r)
+    # NOTE: 2**128 is not a float32: the last factor of 2 is applied by the caller.
+    scale = pow2(min(n, 127))
+    # 2**n (1 + r + p) - 1 = (scale r + (scale - 1)) + scale p, the first sum kept exact
+    a = scale * r
+    b = scale - _ONE
+    u = a + b
+    bb = u - a
+    err = (a - (u - bb)) + (b - bb)
+    return u, fma(scale, p, err), n
+
+
+@_jit
+def expm1_f32(x):
+    hi, lo, n = _expm1_parts(x)
+    y = (hi + lo) * (_TWO if n > 127 else _ONE)
+    return x if (x != x or x == _ZERO) else y
+
+
+@_jit
+def _log_split(x):
+    """``(e, f)`` with ``x = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for finite
+    ``x > 0`` (subnormals included)."""
+    tiny = x < _TINY
+    xs = x * F(8388608.0) if tiny else x  # 2**23 brings subnormals to normal range
+    bits = np.int32(f32_bits(xs) - _SQRT_HALF_BITS)
+    e = np.int32((bits >> 23) - (23 if tiny else 0))
+    m = bits_f32(np.int32((bits & _MANT) + _SQRT_HALF_BITS))
+    return F(e), m - _ONE
+
+
+@_jit
+def _log1p_parts(f):
+    """``(hfsq, tail)`` with ``log(1 + f) = f - (hfsq - tail)`` for ``|f| <= 0.42``."""
+    s = f / (_TWO + f)
+    z = s * s
+    # 2 atanh(s) = 2s + s R(z), R a minimax polynomial in z = s**2 for |s| <= 0.1716
+    p = F(2.4279078841e-01)
+    p = fma(p, z, F(2.8498786688e-01))
+    p = fma(p, z, F(4.0000972152e-01))
+    p = fma(p, z, F(6.6666662693e-01))
+    hfsq = _HALF * f * f
+    return hfsq, s * fma(z, p, hfsq)
+
+
+@_jit
+def _log_special(x, y):
+    """The result for x <= 0, inf and NaN, else ``y``."""
+    if x != x or x == _INF:
+        return x
+    if x == _ZERO:
+        return -_INF
+    return _NAN if x < _ZERO else y
+
+
+@_jit
+def _log_hilo(f):
+    """``(hi, lo)`` with ``hi + lo = log(1 + f)``, ``hi`` holding the leading bits."""
+    hfsq, tail = _log1p_parts(f)
+    hi = f - hfsq
+    return hi, ((f - hi) - hfsq) + tail
+
+
+@_jit
+def log_f32(x):
+    e, f = _log_split(x)
+    hfsq, tail = _log1p_parts(f)
+    y = fma(e, _LN2_HI16, f - (hfsq - fma(e, _LN2_LO16, tail)))
+    return _log_special(x, y)
+
+
+@_jit
+def _scaled_log(e, f, c_hi, c_lo, e_hi, e_lo):
+    """``e (e_hi + e_lo) + log(1 + f) (c_hi + c_lo)`` with the product's rounding kept."""
+    hi, lo = _log_hilo(f)
+    p = hi * c_hi
+    err = fma(hi, c_hi, -p) + fma(lo, c_hi, hi * c_lo)
+    return fma(e, e_hi, p + fma(e, e_lo, err))
+
+
+@_jit
+def log2_f32(x):
+    e, f = _log_split(x)
+    return _log_special(x, _scaled_log(e, f, _LOG2_E, _LOG2_E_LO, _ONE, _ZERO))
+
+
+@_jit
+def log10_f32(x):
+    e, f = _log_split(x)
+    return _log_special(x, _scaled_log(e, f, _LOG10_E, _LOG10_E_LO, _LOG10_2_HI, _LOG10_2_LO))
+
+
+@_jit
+def log1p_f32(x):
+    u = _ONE + x
+    # NOTE: c is the rounding error of u relative to u, so log(u) + c = log(1 + x).
+    c = (x - (u - _ONE)) / u
+    e, f = _log_split(u)
+    hfsq, tail = _log1p_parts(f)
+    y = fma(e, _LN2_HI16, f - (hfsq - (tail + fma(e, _LN2_LO16, c))))
+    if x != x or x == _INF:
+        return x
+    if x == -_ONE:
+        return -_INF
+    if x < -_ONE:
+        return F(np.nan)
+    return x if abs(x) < F(1e-30) else y
+
+
+@_jit
+def _exp_half(a):
+    """``(hi, lo)``, ``hi + lo = exp(a) / 2`` for ``0 <= a``, ``hi`` overflowing only where
+    the result does."""
+    n, r = _reduce(min(a, F(90.0)))
+    s = r + _tail(r)
+    m = _ONE + s
+    return _scale(m, n - 1), _scale((_ONE - m) + s, n - 1)
+
+
+@_jit
+def sinh_f32(x):
+    a = abs(x)
+    z = a * a
+    # sinh(a) = a + a z P(z) below 1: Taylor to degree 11
+    p = F(2.505210838544172e-08)
+    p = fma(p, z, F(2.7557319223985893e-06))
+    p = fma(p, z, F(1.984126984126984e-04))
+    p = fma(p, z, F(8.333333333333333e-03))
+    p = fma(p, z, F(1.6666666666666666e-01))
+    small = fma(a * z, p, a)
+    hi, lo = _exp_half(a)
+    y = small if a < _ONE else hi + (lo - _QUARTER / hi)
+    y = -y if x < _ZERO else y
+    return x if (x != x or x == _ZERO) else y
+
+
+@_jit
+def cosh_f32(x):
+    hi, lo = _exp_half(abs(x))
+    return x * x if x != x else hi + (lo + _QUARTER / hi)
+
+
+@_jit
+def _two_sum(a, b):
+    """``(s, err)``: ``s = fl(a + b)`` and ``s + err = a + b`` exactly."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@_jit
+def tanh_f32(x):
+    a = _TWO * min(abs(x), F(10.0))
+    hi, lo, n = _expm1_parts(a)
+    em, em_lo = _two_sum(hi, lo)
+    d, d_err = _two_sum(em, _TWO)
+    d_err = d_err + em_lo
+    inv = _ONE / d
+    y = em * inv
+    # one Newton step on (em + em_lo) / (d + d_err) removes the roundings of em, d and 1 / d
+    y = y + ((fma(-y, d, em) + em_lo) - y * d_err) * inv
+    y = -y if x < _ZERO else y
+    return x if (x != x or abs(x) < F(1e-9)) else y
