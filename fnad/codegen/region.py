@@ -170,6 +170,69 @@ def parallel_ok(region) -> bool:
     return True
 
 
+#: Elements per chunk of a loop whose reductions are split off (see ``_split``).
+CHUNK = 512
+_FOLD_COMBINE = {
+    "reduce_sum": "{a} + {b}",
+    "reduce_prod": "{a} * {b}",
+    "reduce_max": "_maximum({a}, {b})",
+    "reduce_min": "_minimum({a}, {b})",
+}
+
+
+def _split(region, depth: int) -> list[Node]:
+    """Float reductions along the innermost axis of a region that also computes.
+
+    Their accumulator is a chain through the innermost loop, which LLVM may not reorder,
+    so the loop would stay scalar: the loop instead stores each chunk's values in a small
+    buffer (it vectorizes) and a second loop folds the buffer with eight partial results.
+    """
+    computes = any(
+        n.prim.name not in REDUCE_STEP and n.prim.name != "broadcast_to" for n in region.nodes
+    )
+    if not depth or not computes:
+        return []
+    return [
+        n
+        for n in region.nodes
+        if n.prim.name in REDUCE_STEP
+        and depth - 1 in n.params["axes"]
+        and n.inputs[0].spec.dtype.kind in "fc"
+    ]
+
+
+def _fold_helper(name: str, em: Emitter) -> str:
+    helper = "_fold_" + name.removeprefix("reduce_")
+    if helper not in em.helpers:
+        lanes = [f"s{k}" for k in range(8)]
+        step = "; ".join(
+            f"{v} = {_FOLD_COMBINE[name].format(a=v, b=f'buf[j + {k}]')}"
+            for k, v in enumerate(lanes)
+        )
+
+        def pair(vs: list[str]) -> str:
+            if len(vs) == 1:
+                return vs[0]
+            half = len(vs) // 2
+            return _FOLD_COMBINE[name].format(a=pair(vs[:half]), b=pair(vs[half:]))
+
+        tail = _FOLD_COMBINE[name].format(a="s0", b="buf[j]")
+        em.helpers[helper] = f"""
+@njit(cache=True, inline="always")
+def {helper}(buf, m, identity):
+    {" = ".join(lanes)} = identity
+    j = 0
+    while j + 8 <= m:
+        {step}
+        j += 8
+    while j < m:
+        s0 = {tail}
+        j += 1
+    return {pair(lanes)}
+"""
+    return helper
+
+
 def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     shape = _loop_shape(region)
     depth = len(shape)
@@ -178,6 +241,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
         em.parallel_elements = max(em.parallel_elements, int(np.prod(shape)))
     idx = [f"i{k}" for k in range(depth)]
     outputs = set(region.outputs)
+    split = _split(region, depth)
+    buffers = {node.outs[0]: em.fresh("chunk") for node in split}
     for k, size in enumerate(_sizes(region, shape, em)):
         em.emit(f"n{k} = {size}")
     for node in region.nodes:
@@ -196,19 +261,48 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             em.modules.add("memory")
             empty = f"np.empty({em.shape(shape)}, np.{out.spec.dtype.name})"
             em.emit(f"{em.name(out)} = memory.advise({empty})")
-    for k in range(depth):
+    # NOTE: a parallel loop gives each chunk its own buffers; a serial one allocates once.
+    alloc = [f"{buf} = np.empty({CHUNK}, np.{out.spec.dtype.name})" for out, buf in buffers.items()]
+    for line in alloc if not parallel else []:
+        em.emit(line)
+    outer = depth - 1 if split else depth
+    for k in range(outer):
         loop = "prange" if parallel and k == 0 else "range"
         em.emit(f"for i{k} in {loop}(n{k}):", k + 1)
+    body = depth + 1
+    if split:
+        last, start, count, j = depth - 1, em.fresh("c"), em.fresh("m"), em.fresh("j")
+        loop = "prange" if parallel and last == 0 else "range"
+        em.emit(f"for {start} in {loop}(0, n{last}, {CHUNK}):", depth)
+        for line in alloc if parallel else []:
+            em.emit(line, depth + 1)
+        em.emit(f"{count} = min({CHUNK}, n{last} - {start})", depth + 1)
+        em.emit(f"for {j} in range({count}):", depth + 1)
+        em.emit(f"i{last} = {start} + {j}", depth + 2)
+        body = depth + 2
     local: dict[Var, str] = {}
     guarded: set[str] = set()
     for node in region.nodes:
-        _emit_body(node, local, idx, outputs, em, depth + 1)
+        out = node.outs[0]
+        if out in buffers:
+            em.emit(f"{buffers[out]}[{j}] = {_read(node.inputs[0], local, idx, em)}", body)
+        else:
+            _emit_body(node, local, idx, outputs, em, body)
         if flag and node.prim.name in _TRIG:
             arg = _read(node.inputs[0], local, idx, em)
             if arg not in guarded:
                 guarded.add(arg)
                 # NOTE: Numba's parallel loops reduce with += and *= only.
-                em.emit(f"{flag} {'+=' if parallel else '|='} vtrig.trig_huge({arg})", depth + 1)
+                em.emit(f"{flag} {'+=' if parallel else '|='} vtrig.trig_huge({arg})", body)
+    for out, buf in buffers.items():
+        node = next(n for n in split if n.outs[0] is out)
+        from fnad.codegen.cpu import scalar_literal
+
+        kept = [i for k, i in enumerate(idx) if k not in node.params["axes"]]
+        acc = em.name(out) + (f"[{', '.join(kept)}]" if out.spec.ndim else "")
+        ident = scalar_literal(_identity(node.prim.name, out.spec.dtype))
+        fold = f"{_fold_helper(node.prim.name, em)}({buf}, {count}, {ident})"
+        em.emit(REDUCE_STEP[node.prim.name].format(acc=acc, v=fold), depth + 1)
 
 
 def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:
