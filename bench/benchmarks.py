@@ -24,6 +24,7 @@ import glob
 import importlib
 import importlib.metadata
 import inspect
+import gc
 import json
 import platform
 import subprocess
@@ -491,15 +492,53 @@ def w8(args) -> None:
         SUMMARY.append((f"W8 N={n:_} first call (s)", first, "flat in N", "-"))
 
 
-def rnn_loss(w, u, xs, m=np, scan=None):
-    """W9: a tanh RNN over a sequence, squared-activation loss."""
+def rnn_loss(w, u, xs, m=np, scan=None, wrap=lambda f: f):
+    """W9: a tanh RNN over a sequence, squared-activation loss (``wrap``: e.g. checkpoint
+    the step)."""
 
     def step(h, x):
         h = m.tanh(h @ w + x @ u)
         return h, m.sum(h * h)
 
-    h, ys = scan(step, m.zeros((xs.shape[1], w.shape[0])), xs)
+    h, ys = scan(wrap(step), m.zeros((xs.shape[1], w.shape[0])), xs)
     return m.sum(ys) / xs.shape[0]
+
+
+def peak_rss_growth(fn) -> float:
+    """Bytes the resident set grows by at its peak during ``fn()`` (Linux: the high-water
+    mark is reset through /proc/self/clear_refs first); NaN elsewhere."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return float("nan")
+
+    def status(key: str) -> float:
+        with open("/proc/self/status") as f:
+            line = next(x for x in f if x.startswith(key))
+        return float(line.split()[1]) * 1024
+
+    before = status("VmRSS")
+    fn()
+    return status("VmHWM") - before
+
+
+def w9_memory(w, u) -> None:
+    """Peak memory of the RNN gradient, plain and with the step checkpointed, at a long
+    sequence (2000 steps) where the stored residuals dominate."""
+    xs = np.random.default_rng(1).normal(size=(2000, 32, 16))
+    print("\n  peak memory growth during one call, sequence 2000 (residuals stored for backward):")
+    for label, wrap in (("plain", lambda f: f), ("checkpoint(step)", fnad.checkpoint)):
+        f = fnad.jit(fnad.value_and_grad(partial(rnn_loss, scan=fnad.scan, wrap=wrap), (0, 1)))
+        f(w, u, xs[:3])  # compiles; the long call below reuses the code
+        gc.collect()
+        peak = peak_rss_growth(lambda f=f: f(w, u, xs))
+        loop = next(n for n in f.lower(w, u, xs).graph.nodes if n.prim.name == "scan")
+        stacked = loop.outs[loop.params["num_carry"] :]
+        size = sum(v.spec.size * v.spec.dtype.itemsize for v in stacked)
+        print(
+            f"  {label:<20}{peak / 2**20:8.1f} MiB   (the forward loop stacks {size / 2**20:.1f} MiB)"
+        )
 
 
 def w9(args) -> None:
@@ -519,6 +558,7 @@ def w9(args) -> None:
     times = measure(impls, 3 if args.quick else 5)
     table(times, notes)
     target("W9 RNN fnad / JAX lax.scan", times, None, "JAX jit(value_and_grad) of lax.scan", 1.5)
+    w9_memory(w, u)
 
 
 def h_scalar(x, m=np):

@@ -29,9 +29,9 @@ def cse(graph: Graph) -> Graph:
     def step(node: Node, inputs: tuple[Atom, ...]) -> Any:
         key = node_key(node.prim.name, inputs, node.params)
         prior = seen.get(key)
-        if prior is None or node.prim.multiple_results:
-            seen.setdefault(key, node)
+        if prior is None:
+            seen[key] = node
             return None
-        return prior.outs[0]
+        return prior.outs if node.prim.multiple_results else prior.outs[0]
 
     return rewrite(graph, step)

@@ -23,7 +23,8 @@ def uses(graph: Graph) -> dict[Var, int]:
 def rewrite(graph: Graph, step: Callable[[Node, tuple[Atom, ...]], Atom | Node | None]) -> Graph:
     """Walk the nodes in order with inputs already renamed; ``step(node, inputs)`` returns
     ``None`` to keep the node (with renamed inputs), an atom to replace its single output,
-    or a new node. Returns ``graph`` itself when nothing changed."""
+    a tuple of atoms to replace all its outputs, or a new node. Returns ``graph`` itself
+    when nothing changed."""
     env: dict[Var, Atom] = {}
     nodes: list[Node] = []
     changed = False
@@ -40,6 +41,9 @@ def rewrite(graph: Graph, step: Callable[[Node, tuple[Atom, ...]], Atom | Node |
             nodes.append(node)
         elif isinstance(result, Node):
             nodes.append(result)
+            changed = True
+        elif isinstance(result, tuple):
+            env.update(zip(node.outs, result))
             changed = True
         else:
             env[node.outs[0]] = result
