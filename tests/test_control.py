@@ -215,21 +215,50 @@ def _prims(graph) -> list[str]:
     return names
 
 
+def batched_rnn(w, xs, scan=fnad.scan):
+    def step(h, x):
+        h = np.tanh(h @ w + x)
+        return h, np.sum(h * h)
+
+    h, ys = scan(step, np.zeros(xs.shape[1:]), xs)
+    return np.sum(h) + np.sum(ys)
+
+
 def test_scan_reverse_mode_runs_the_body_once_and_drops_unread_cotangents():
-    w, xs = RNG.normal(size=(4, 4)) * 0.5, RNG.normal(size=(6, 4))
-    f = fnad.value_and_grad(rnn_scan)
-    lowered = fnad.jit(f).lower(w, xs)
+    def unrolled(w, xs):
+        return batched_rnn(w, xs, lambda f, h, xs: _unrolled_scan(f, h, xs))
+
+    w, xs = RNG.normal(size=(4, 4)) * 0.5, RNG.normal(size=(6, 3, 4))
+    lowered = fnad.jit(fnad.value_and_grad(batched_rnn)).lower(w, xs)
     forward, backward = _scans(lowered.graph)
     assert backward.params["reverse"] and not forward.params["reverse"]
     # The backward loop reads stacked residuals: it computes no tanh and no forward product.
     assert "tanh" not in _prims(backward.params["body"])
-    # Only the cotangents of w and the carry leave the backward loop (not those of xs).
-    assert len(backward.outs) == backward.params["num_carry"]
+    # The cotangent of xs is not computed; w's gradient is one product after the loop
+    # (over the stacked per-step values), not an accumulator carried through it.
+    assert backward.params["num_carry"] == 1
+    assert len(backward.outs) == 2  # the carry's cotangent and the stacked per-step values
+    after = lowered.graph.nodes[lowered.graph.nodes.index(backward) + 1 :]
+    assert any(n.prim.name == "einsum" and n.outs[0].spec.shape == w.shape for n in after)
     value, grad = lowered.compile()(w, xs)
-    np.testing.assert_allclose(value, rnn_unrolled(w, xs), rtol=1e-12)
-    np.testing.assert_allclose(grad, fd_grad(lambda v: rnn_unrolled(v, xs), w), rtol=1e-6)
+    np.testing.assert_allclose(value, unrolled(w, xs), rtol=1e-12)
+    np.testing.assert_allclose(grad, fd_grad(lambda v: unrolled(v, xs), w), rtol=1e-6)
     with fnad.disable_jit():
-        np.testing.assert_allclose(grad, fnad.grad(rnn_unrolled)(w, xs), rtol=1e-10)
+        np.testing.assert_allclose(grad, fnad.grad(unrolled)(w, xs), rtol=1e-10)
+    # A vector carry: the weight gradient is an outer product per step; the residuals
+    # stacked are vectors, never a broadcast as large as the weight.
+    w, xs = w, xs[:, 0]
+    forward = _scans(fnad.jit(fnad.grad(rnn_scan)).lower(w, xs).graph)[0]
+    assert all(v.spec.ndim <= 2 for v in forward.outs)
+    np.testing.assert_allclose(fnad.jit(fnad.grad(rnn_scan))(w, xs), fnad.grad(rnn_unrolled)(w, xs))
+
+
+def _unrolled_scan(f, h, xs):
+    ys = []
+    for x in xs:
+        h, y = f(h, x)
+        ys.append(y)
+    return h, np.stack(ys)
 
 
 def test_a_checkpointed_scan_body_is_recomputed_in_the_backward_loop():

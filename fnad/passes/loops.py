@@ -10,6 +10,7 @@ differentiates; pruning drops those.
 from __future__ import annotations
 
 from fnad.core.graph import Graph, Node, Var
+from fnad.core.spec import ArraySpec
 from fnad.core.trace import eval_graph, trace_graph
 from fnad.passes.cse import atom_key
 from fnad.passes.dce import dce
@@ -84,3 +85,70 @@ def merge_scans(graph: Graph, clean) -> Graph:
         return graph
     outputs = tuple(alias.get(x, x) for x in graph.outputs)
     return Graph(graph.inputs, tuple(nodes), outputs)
+
+
+def hoist_accumulations(graph: Graph) -> Graph:
+    """Sums of products over a loop become one product after it.
+
+    A carry updated as ``acc + einsum(p, q)``, read nowhere else, with ``p`` and ``q``
+    changing every step (as reverse mode accumulates a weight's gradient) is replaced by
+    stacking ``p`` and ``q`` (or reading them from ``xs``) and, after the loop, one einsum
+    summing over the steps too: one large BLAS call instead of one small call per step.
+    """
+    nodes, changed = [], False
+    for node in graph.nodes:
+        after: list[Node] = []
+        while node.prim.name == "scan" and (done := _hoist_one(node)) is not None:
+            node, after, changed = done[0], done[1:] + after, True
+        nodes += [node, *after]
+    return Graph(graph.inputs, tuple(nodes), graph.outputs) if changed else graph
+
+
+def _hoist_one(scan: Node) -> list[Node] | None:
+    from fnad.ops.contract import einsum_p, parse
+    from fnad.ops.elementwise import add_p
+
+    p = scan.params
+    body, nc, nk = p["body"], p["num_consts"], p["num_carry"]
+    count = uses(body)
+    made = {v: n for n in body.nodes for v in n.outs}
+    carries, xs_in = body.inputs[nc : nc + nk], body.inputs[nc + nk :]
+    for j, k_in in enumerate(carries):
+        update = made.get(body.outputs[j])
+        if update is None or update.prim.name != "add" or count.get(k_in) != 1:
+            continue
+        other = [a for a in update.inputs if a is not k_in]
+        product = made.get(other[0]) if len(other) == 1 else None
+        if product is None or product.prim.name != "einsum":
+            continue
+        if any(not isinstance(a, Var) or a in body.inputs[:nc] for a in product.inputs):
+            continue  # both operands must change with the step
+        old_ys = {id(v): scan.outs[i] for i, v in enumerate(body.outputs) if i >= nk}
+        stacked = [a for a in product.inputs if a not in xs_in and id(a) not in old_ys]
+        keep = [i for i in range(len(body.inputs)) if i != nc + j]
+        outs = [*body.outputs[:j], *body.outputs[j + 1 :], *stacked]
+        new_body = dce(Graph(tuple(body.inputs[i] for i in keep), body.nodes, tuple(outs)))
+        ys = tuple(Var(ArraySpec((p["length"], *a.spec.shape), a.spec.dtype)) for a in stacked)
+        params = {**p, "body": new_body, "num_carry": nk - 1}
+        new_scan = Node(
+            scan.prim,
+            tuple(scan.inputs[i] for i in keep),
+            params,
+            (*scan.outs[:j], *scan.outs[j + 1 :], *ys),
+        )
+        whole = []
+        for a in product.inputs:
+            if a in xs_in:
+                whole.append(scan.inputs[nc + nk + xs_in.index(a)])
+            elif id(a) in old_ys:
+                whole.append(old_ys[id(a)])
+            else:
+                whole.append(ys[stacked.index(a)])
+        a_sub, b_sub, out_sub = parse(product.params["spec"])
+        step = next(c for c in "zyxwvutsrqponmlkjihgfedcba" if c not in a_sub + b_sub + out_sub)
+        spec = f"{step}{a_sub},{step}{b_sub}->{out_sub}"
+        total = Var(product.outs[0].spec)
+        summed = Node(einsum_p, tuple(whole), {"spec": spec}, (total,))
+        final = Node(add_p, (scan.inputs[nc + j], total), {}, (scan.outs[j],))
+        return [new_scan, summed, final]
+    return None

@@ -10,7 +10,7 @@ from fnad.passes.dce import dce
 from fnad.passes.fold import fold_constants
 from fnad.passes.fuse import fuse
 from fnad.passes.inline import drop_barriers, inline
-from fnad.passes.loops import merge_scans, prune_scans
+from fnad.passes.loops import hoist_accumulations, merge_scans, prune_scans
 from fnad.passes.simplify import simplify
 
 Pass = Callable[[Graph], Graph]
@@ -44,7 +44,7 @@ def optimize(graph: Graph, check: Pass | None = None, fusion: bool = True) -> Gr
     if check is not None:
         check(graph)
     # NOTE: loops merge before their bodies are fused, while CSE can still see into them.
-    graph = merge_scans(cleanup(graph, check), cleanup)
+    graph = hoist_accumulations(merge_scans(cleanup(graph, check), cleanup))
     graph = _inner(graph, lambda g: optimize(g, check, fusion))
     graph = cleanup(graph, check)
     # NOTE: barriers go only after CSE, which they exist to stop (see passes/inline.py).

@@ -16,6 +16,9 @@ from fnad.passes.dce import dce
 #: Nodes never moved into the known part: a barrier starts the recomputation of a
 #: ``checkpoint``, which must stay in the backward pass to save memory.
 _STAY_UNKNOWN = ("barrier",)
+#: Known nodes the unknown part recomputes rather than reading as residuals: a broadcast
+#: or a reshape is free to redo inside a loop, and a broadcast as large as the loop to store.
+_RECOMPUTED = ("broadcast_to", "reshape", "iota")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ def split_known(graph: Graph, known_inputs: list[bool], known_outputs: list[bool
         ):
             known_nodes.append(node)
             known.update(node.outs)
+            if node.prim.name in _RECOMPUTED:
+                unknown_nodes.append(node)  # dropped again by DCE where unused
         else:
             unknown_nodes.append(node)
     wanted = [a for a, k in zip(graph.outputs, known_outputs) if k]
@@ -46,14 +51,16 @@ def split_known(graph: Graph, known_inputs: list[bool], known_outputs: list[bool
     if any(isinstance(a, Var) and a not in known for a in wanted):
         raise ValueError("fnad: an output flagged known depends on unknown inputs")
     residuals: dict[Var, None] = {}
-    for atom in [a for n in unknown_nodes for a in n.inputs] + rest:
-        if isinstance(atom, Var) and atom in known:
+    unknown_graph = dce(Graph((), tuple(unknown_nodes), tuple(rest)))
+    recomputed = {v for n in unknown_graph.nodes if n.prim.name in _RECOMPUTED for v in n.outs}
+    for atom in [a for n in unknown_graph.nodes for a in n.inputs] + rest:
+        if isinstance(atom, Var) and atom in known and atom not in recomputed:
             residuals.setdefault(atom)
     res = tuple(residuals)
     known_in = tuple(v for v, k in zip(graph.inputs, known_inputs) if k)
     unknown_in = tuple(v for v, k in zip(graph.inputs, known_inputs) if not k)
     known_graph = dce(Graph(known_in, tuple(known_nodes), (*wanted, *res)))
-    unknown_graph = dce(Graph((*res, *unknown_in), tuple(unknown_nodes), tuple(rest)))
+    unknown_graph = Graph((*res, *unknown_in), unknown_graph.nodes, tuple(rest))
     return Split(known_graph, unknown_graph, res)
 
 
