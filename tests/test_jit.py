@@ -4,6 +4,8 @@ each Numba compile costs about a second."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -241,3 +243,19 @@ def test_jit_of_callables_without_a_name():
     scaled = fnad.jit(functools.partial(lambda x, y: x * y, y=3.0))
     np.testing.assert_array_equal(scaled(x), 3 * x)
     assert "partial" in repr(scaled)
+
+
+def test_reshape_sizes_are_read_at_run_time():
+    def f(x):
+        n, m = x.shape[0], x.shape[1]
+        return x.reshape(n * m, 1) * 2.0, x.reshape(2, -1), x.T.reshape(-1)
+
+    jitted = fnad.jit(f)
+    small, large = np.arange(12.0).reshape(4, 3), np.arange(30.0).reshape(10, 3)
+    source = jitted.lower(small).source
+    assert not re.search(r"\b(12|6)\b", source), source
+    assert jitted.lower(large).source == source
+    for x in (small, large):
+        for got, want in zip(jitted(x), f(x), strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert jitted.compile_count <= 1

@@ -124,8 +124,11 @@ class Emitter:
         return self.dims.get(value, str(value)) if value not in (0, 1) else str(value)
 
     def shape(self, shape: tuple[int, ...]) -> str:
-        inner = ", ".join(self.dim(d) for d in shape)
-        return f"({inner},)" if len(shape) == 1 else f"({inner})"
+        return tuple_text([self.dim(d) for d in shape])
+
+
+def tuple_text(items: list[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def scalar_literal(value: np.ndarray) -> str:
@@ -257,7 +260,24 @@ def _reshape(node: Node, em: Emitter) -> None:
     elif out.ndim == 0:
         _assign(node, em, f"np.ascontiguousarray({src}).ravel()[0]")
     else:
-        _assign(node, em, f"np.ascontiguousarray({src}).reshape({em.shape(out.shape)})")
+        shape = reshaped(em, src, out.shape)
+        _assign(node, em, f"np.ascontiguousarray({src}).reshape({shape})")
+
+
+def reshaped(em: Emitter, src: str, shape: tuple[int, ...]) -> str:
+    """A run-time expression for ``shape``, the new shape of array ``src``. A size no known
+    array has (``x.reshape(n * m, 3)``) is what ``src.size`` leaves; when several are new,
+    the largest is taken as the one that grows with the input, the others as constants."""
+    unknown = [k for k, d in enumerate(shape) if d not in (0, 1) and d not in em.dims]
+    if not unknown or 0 in shape:
+        return em.shape(shape)
+    # NOTE: max keeps the first of equal sizes; ties stay deterministic.
+    derived = max(unknown, key=lambda k: shape[k])
+    dims = [em.dim(d) for d in shape]
+    dims[derived] = f"{src}.size" + "".join(
+        f" // {d}" for k, d in enumerate(dims) if k != derived and d != "1"
+    )
+    return tuple_text(dims)
 
 
 def _transpose(node: Node, em: Emitter) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fnad.codegen.cpu import _check_index, scalar_literal
+from fnad.codegen.cpu import _check_index, reshaped, scalar_literal
 from fnad.codegen.cuda_region import shape_text, unravel
 from fnad.core.graph import Node
 from fnad.core.spec import ArraySpec
@@ -33,8 +33,8 @@ def _at(name: str, idx: list[str]) -> str:
 
 
 def _reshape(node: Node, em: CudaEmitter) -> None:
-    name = em.name(node.outs[0])
-    em.emit(f"{name} = {em.atom(node.inputs[0])}.reshape({em.shape(node.outs[0].spec.shape)})")
+    name, src = em.name(node.outs[0]), em.atom(node.inputs[0])
+    em.emit(f"{name} = {src}.reshape({reshaped(em, src, node.outs[0].spec.shape)})")
     em.views.add(name)
 
 
