@@ -259,3 +259,16 @@ def test_reshape_sizes_are_read_at_run_time():
         for got, want in zip(jitted(x), f(x), strict=True):
             np.testing.assert_array_equal(got, want)
     assert jitted.compile_count <= 1
+
+
+def test_new_axes_on_a_0d_value_compile_with_their_gradient():
+    def f(s):
+        return s[None, None] * 2.0, s[None], s[()] + 1.0, np.sum(np.sin(s[None, None] * W23))
+
+    W23 = np.arange(6.0).reshape(2, 3)
+    s = np.float64(0.7)
+    for got, want in zip(fnad.jit(f)(s), f(s), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert np.shape(got) == np.shape(want)
+    loss = fnad.grad(lambda s: f(s)[3] + np.sum(f(s)[0]))
+    np.testing.assert_allclose(fnad.jit(loss)(s), np.sum(W23 * np.cos(s * W23)) + 2.0)

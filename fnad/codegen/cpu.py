@@ -330,6 +330,10 @@ def _gather(node: Node, em: Emitter) -> None:
     _check_index(node)
     x, *arrays = node.inputs
     index = node.params["index"]
+    if x.spec.ndim == 0:  # only None entries: a 0-d value is a scalar in generated code
+        shape = node.outs[0].spec.shape
+        _assign(node, em, f"np.full({em.shape(shape)}, {em.atom(x)})" if shape else em.atom(x))
+        return
     if None in index.entries:
         plain, _ = _without_none(node, x)
         shape = em.shape(node.outs[0].spec.shape)
@@ -347,6 +351,10 @@ def _index_add(node: Node, em: Emitter) -> None:
     x, v, *arrays = node.inputs
     out = em.name(node.outs[0])
     index = node.params["index"]
+    if x.spec.ndim == 0:  # only None entries: ``v`` holds one element
+        value = f"np.ascontiguousarray({em.atom(v)}).ravel()[0]" if v.spec.ndim else em.atom(v)
+        _assign(node, em, f"{em.atom(x)} + {value}")
+        return
     em.emit(f"{out} = np.copy({em.atom(x)})")
     if index.basic:
         plain, shape = _without_none(node, x)
