@@ -16,12 +16,12 @@ import numpy as np
 
 from fnad.codegen.control import CONTROL
 from fnad.codegen.einsum import emit_einsum
+from fnad.codegen.indexing import emit_gather, emit_index_add
 from fnad.codegen.linalg import STACKED
 from fnad.codegen.region import emit_region
 from fnad.codegen.scan import emit_argsort, emit_cumsum
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal, subgraphs
 from fnad.core.spec import ArraySpec
-from fnad.ops.indexing import IndexSpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
 _RESERVED |= {"vmath", "vtrig", "memory"}
@@ -291,88 +291,6 @@ def _concatenate(node: Node, em: Emitter) -> None:
     _assign(node, em, f"np.concatenate(({parts},), axis={node.params['axis']})")
 
 
-def _index_text(index, arrays: list[str]) -> str:
-    parts = []
-    for e in index.entries:
-        if isinstance(e, slice):
-            parts.append(":".join("" if v is None else str(v) for v in (e.start, e.stop, e.step)))
-        elif isinstance(e, tuple):
-            parts.append(arrays[e[1]])
-        else:
-            parts.append(str(e))
-    return ", ".join(parts) if parts else "()"
-
-
-def _check_index(node: Node) -> None:
-    index = node.params["index"]
-    arrays = (
-        [a for a in node.inputs if a.spec.dtype.kind in "iu"][-index.num_arrays :]
-        if index.num_arrays
-        else []
-    )
-    mixed = index.num_arrays and any(isinstance(e, int) or e is Ellipsis for e in index.entries)
-    odd = (None in index.entries and not index.basic) or index.num_arrays > 1 or mixed
-    if odd or any(a.spec.ndim != 1 for a in arrays):
-        raise CodegenError(
-            f"fnad.jit: the CPU backend compiles basic indexing and one 1-d integer array "
-            f"index; {node.prim.name}{index} is not supported yet"
-        )
-
-
-def _without_none(node: Node, x: Atom) -> tuple[IndexSpec, tuple[int, ...]]:
-    """The index without its ``None`` entries and the shape it selects (basic indexing)."""
-    index = IndexSpec(tuple(e for e in node.params["index"].entries if e is not None))
-    dummy = np.broadcast_to(np.zeros((), x.spec.dtype), x.spec.shape)
-    return index, dummy[index.build([])].shape
-
-
-def _gather(node: Node, em: Emitter) -> None:
-    _check_index(node)
-    x, *arrays = node.inputs
-    index = node.params["index"]
-    if x.spec.ndim == 0:  # only None entries: a 0-d value is a scalar in generated code
-        shape = node.outs[0].spec.shape
-        _assign(node, em, f"np.full({em.shape(shape)}, {em.atom(x)})" if shape else em.atom(x))
-        return
-    if None in index.entries:
-        plain, _ = _without_none(node, x)
-        shape = em.shape(node.outs[0].spec.shape)
-        _assign(
-            node,
-            em,
-            f"np.ascontiguousarray({em.atom(x)}[{_index_text(plain, [])}]).reshape({shape})",
-        )
-        return
-    _assign(node, em, f"{em.atom(x)}[{_index_text(index, [em.atom(a) for a in arrays])}]")
-
-
-def _index_add(node: Node, em: Emitter) -> None:
-    _check_index(node)
-    x, v, *arrays = node.inputs
-    out = em.name(node.outs[0])
-    index = node.params["index"]
-    if x.spec.ndim == 0:  # only None entries: ``v`` holds one element
-        value = f"np.ascontiguousarray({em.atom(v)}).ravel()[0]" if v.spec.ndim else em.atom(v)
-        _assign(node, em, f"{em.atom(x)} + {value}")
-        return
-    em.emit(f"{out} = np.copy({em.atom(x)})")
-    if index.basic:
-        plain, shape = _without_none(node, x)
-        value = em.atom(v)
-        if plain != index and v.spec.ndim:
-            value = f"np.ascontiguousarray({value}).reshape({em.shape(shape)})"
-        em.emit(f"{out}[{_index_text(plain, [])}] += {value}")
-        return
-    j = em.fresh("j")
-    idx = em.atom(arrays[0])
-    pos = next(k for k, e in enumerate(index.entries) if isinstance(e, tuple))
-    target = _index_text(index, [f"{idx}[{j}]"])
-    vpos = sum(1 for e in index.entries[:pos] if not isinstance(e, int))
-    src = ", ".join(j if k == vpos else ":" for k in range(v.spec.ndim))
-    em.emit(f"for {j} in range({idx}.shape[0]):")
-    em.emit(f"{out}[{target}] += {em.atom(v)}[{src}]", 2)
-
-
 def _arg(node: Node, em: Emitter) -> None:
     fn = "np.argmax" if node.prim.name == "argmax" else "np.argmin"
     _assign(node, em, f"{fn}({em.atom(node.inputs[0])}, axis={node.params['axis']})")
@@ -382,8 +300,8 @@ _SIMPLE = {
     "reshape": _reshape,
     "transpose": _transpose,
     "concatenate": _concatenate,
-    "gather": _gather,
-    "index_add": _index_add,
+    "gather": emit_gather,
+    "index_add": emit_index_add,
     "argmax": _arg,
     "argmin": _arg,
     "cumsum": emit_cumsum,
