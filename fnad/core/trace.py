@@ -66,6 +66,13 @@ def var_hint(hint: str) -> Iterator[None]:
         _HINTS.pop()
 
 
+def node_hint(node: Node) -> contextlib.AbstractContextManager:
+    """Record under ``node``'s hint, when it has one: a transform re-recording a gradient's
+    backward nodes (vmap, jacrev) keeps them marked as backward."""
+    hint = node.outs[0].hint if node.outs else ""
+    return var_hint(hint) if hint else contextlib.nullcontext()
+
+
 def user_location() -> str:
     """``file:line`` of the innermost stack frame outside fnad and NumPy."""
     frame = sys._getframe(1)
@@ -290,7 +297,8 @@ def eval_env(graph: Graph, args: Sequence[Any]) -> tuple[dict[Var, Any], list[An
         raise TypeError(f"fnad: graph takes {len(graph.inputs)} inputs, got {len(args)}")
     env: dict[Var, Any] = dict(zip(graph.inputs, args))
     for node in graph.nodes:
-        out = bind(node.prim, *(read(env, a) for a in node.inputs), **node.params)
+        with node_hint(node):
+            out = bind(node.prim, *(read(env, a) for a in node.inputs), **node.params)
         if node.prim.multiple_results:
             env.update(zip(node.outs, out))
         else:
