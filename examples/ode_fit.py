@@ -48,9 +48,7 @@ def loss(params, observed):
     def body(i, carry):
         y, total = carry
         y = rk4(params, y)
-        # NOTE: a 1-element index array rather than observed[i]: the CPU backend compiles a
-        # gather by a 1-d index array but not yet by a 0-d traced index.
-        return y, total + np.sum((y[0] - observed[np.reshape(i, (1,))]) ** 2)
+        return y, total + (y[0] - observed[i]) ** 2
 
     _, total = fnad.fori_loop(0, STEPS, body, (Y0, np.float64(0.0)))
     return total / STEPS

@@ -6,11 +6,14 @@ optimized graph as one Numba function and the helpers it calls), the graph's lar
 constants embedded as base64 text (one self-contained file, nothing beside it to lose),
 and a public function of the same name that checks its arguments against the exported
 shapes and dtypes, flattens tuples, lists and dicts the way fnad does, and rebuilds the
-output structure. ``fnad.export(fnad.grad(f), ...)`` exports the gradient.
+output structure. ``fnad.export(fnad.grad(f), ...)`` exports the gradient. Linear algebra
+and FFTs call kernels that generated code imports from ``fnad.backends.kernels``: the
+exported module holds a copy of their source instead.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import keyword
 from collections.abc import Callable
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 import fnad
+from fnad.backends import kernels
 from fnad.jit import Jitted, jit
 from fnad.tree import tree_flatten, tree_unflatten
 
@@ -109,6 +113,7 @@ def _module(lowered: Any, public: str, origin: str) -> str:
     # fnad's huge-page hint for large results is a pure optimization: dropped here.
     kernel = kernel.replace("from fnad.codegen import memory\n", "")
     kernel = kernel.replace("memory.advise(", "(")
+    kernel = _inline_kernels(kernel)
     assert "from fnad" not in kernel, "the exported kernel must not import fnad"
     in_specs = tuple((s.shape, s.dtype.name) for s in lowered.traced.in_specs)
     scalar_outs = tuple(
@@ -140,6 +145,25 @@ def _module(lowered: Any, public: str, origin: str) -> str:
         f"    return {outs}",
     ]
     return doc + kernel + "\n".join(entry) + "\n"
+
+
+def _inline_kernels(kernel: str) -> str:
+    """``kernel`` with its imports from ``fnad.backends.kernels`` replaced by the source of
+    that module's functions, put where the first import was."""
+    prefix = f"from {kernels.__name__} import "
+    lines = kernel.splitlines(keepends=True)
+    imports = [k for k, line in enumerate(lines) if line.startswith(prefix)]
+    if not imports:
+        return kernel
+    text = Path(kernels.__file__).read_text(encoding="utf-8")
+    first = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef))
+    start = min([first.lineno, *(d.lineno for d in first.decorator_list)])
+    # NOTE: the kernels module imports only numpy as np and numba's njit, as generated
+    # modules do, so its functions run unchanged below the module's own imports.
+    body = "".join(text.splitlines(keepends=True)[start - 1 :])
+    kept = [line for k, line in enumerate(lines) if k not in imports]
+    kept.insert(imports[0], f"# From {kernels.__name__}:\n\n{body}\n")
+    return "".join(kept)
 
 
 def _const_expr(value: np.ndarray) -> str:

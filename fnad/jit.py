@@ -308,7 +308,7 @@ class Jitted:
             out_tree_box.append(out_tree)
             return out_leaves
 
-        traced = trace_graph(run, specs)
+        traced = trace_graph(run, specs, f"jit({self.__name__})")
         graph = optimize(traced)
         if device == "cuda":
             from fnad.backends import cuda

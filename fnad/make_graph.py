@@ -8,7 +8,7 @@ from typing import Any
 
 from fnad.core.graph import Graph
 from fnad.core.trace import to_spec, trace_graph
-from fnad.transforms.common import describe_arg
+from fnad.transforms.common import describe_arg, function_name
 from fnad.tree import tree_flatten, tree_leaves, tree_unflatten
 
 
@@ -53,6 +53,6 @@ def make_graph(f: Callable, static_argnums: int | Sequence[int] = ()) -> Callabl
             dyn_args = tree_unflatten(in_tree, tracers)
             return tree_leaves(f(*merge_static(dyn_args, args, static_n)))
 
-        return trace_graph(run, specs)
+        return trace_graph(run, specs, f"make_graph({function_name(f)})")
 
     return maker

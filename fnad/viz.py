@@ -6,9 +6,10 @@ the same names as the printed graph (``str(graph)``). Colours tell the parts apa
 * green ellipses are graph inputs, grey notes are constants (literals), red boxes outputs;
 * blue boxes are the forward computation, orange ones the backward pass of a gradient.
   The backward pass records its variables with the hint ``"ct"`` (see
-  ``fnad.transforms.vjp.BACKWARD_HINT``), which survives optimization and graph files, so
-  the picture knows which nodes the reverse walk made rather than guessing from the shape
-  of the graph (transforms that re-trace a finished graph, such as ``vmap``, drop it);
+  ``fnad.transforms.vjp.BACKWARD_HINT``), which survives optimization, graph files and
+  transforms that re-trace a finished graph (``vmap``, ``jacrev``: ``core.trace.node_hint``),
+  so the picture knows which nodes the reverse walk made rather than guessing from the
+  shape of the graph;
 * a fused region (``fused`` nodes after ``fnad.passes.optimize``) is a dashed cluster
   holding its sub-graph.
 

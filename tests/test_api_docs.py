@@ -41,3 +41,9 @@ def test_signature_leaves_out_hints_and_private_arguments() -> None:
     assert api._entry("m.", "f", f) == "* `m.f(a, b=1.0, *rest, c='x')`: First line continues here."
     assert api._signature(ValueError) == ""
     assert api._summary("table", {"a": 1}) == "a `dict`"
+
+
+def test_every_public_class_and_function_has_its_own_docstring() -> None:
+    public = [(name, getattr(fnad, name)) for name in fnad.__all__]
+    undocumented = [name for name, obj in public if callable(obj) and not api._summary(name, obj)]
+    assert not undocumented, f"fnad.{undocumented} have no docstring"

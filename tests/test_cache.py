@@ -104,6 +104,20 @@ def test_corrupt_entry_is_rebuilt(tmp_path):
     assert not list(cache_dir.glob(".tmp-*"))
 
 
+def test_truncated_machine_code_is_recompiled(tmp_path):
+    cache_dir = tmp_path / "cache"
+    run_child(cache_dir)
+    for suffix in ("nbi", "nbc"):  # Numba's index, then its machine code
+        files = sorted((cache_dir / "__pycache__").glob(f"fnad_*.{suffix}"))
+        assert files
+        for path in files:
+            path.write_bytes(path.read_bytes()[:10])
+        rebuilt = run_child(cache_dir)
+        assert rebuilt["misses"] >= 1 and rebuilt["warnings"] == []
+    warm = run_child(cache_dir)
+    assert warm["hits"] >= 1 and warm["misses"] == 0
+
+
 def unwritable_path(tmp_path: Path) -> Path:
     """A cache path that cannot be created: under a read-only directory, or, where that
     does not stop writes (root), under a regular file."""

@@ -95,3 +95,24 @@ def test_compiled_complex_equals_interpreter():
     for g, w in zip(got[1], want[1]):
         assert g.dtype == w.dtype
         np.testing.assert_allclose(g, w, rtol=1e-10)
+
+
+def test_compiled_complex_expm1_log1p_log2_equal_numpy_with_gradients():
+    def f(z):
+        return np.expm1(z), np.log1p(z), np.log2(z)
+
+    def loss(z):
+        return sum(np.sum(np.abs(out) ** 2) for out in f(z))
+
+    z = np.concatenate([Z, [1e-9 + 2e-9j, -0.5 + 0.0j]])
+    for dtype, tol in ((np.complex128, 1e-14), (np.complex64, 1e-6)):
+        for got, want in zip(fnad.jit(f)(z.astype(dtype)), f(z.astype(dtype)), strict=True):
+            assert got.dtype == dtype
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(fnad.jit(fnad.grad(loss))(Z), fnad.grad(loss)(Z), rtol=1e-12)
+    fd_check(loss, Z)
+
+
+def test_complex_cbrt_is_refused_at_trace_time():
+    with pytest.raises(TypeError, match=r"numpy\.cbrt does not take complex128"):
+        fnad.make_graph(np.cbrt)(Z)

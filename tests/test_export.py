@@ -96,3 +96,44 @@ def test_export_checks_its_arguments(tmp_path):
         fnad.export(np.sin, np.ones(2), path=tmp_path / "m.py", name="2fast")
     path = fnad.export(lambda x: np.sin(x), np.ones(2), path=tmp_path / "m.py")
     assert "def model(*args)" in path.read_text()
+
+
+def _linalg_loss(a, b):
+    spd = a @ a.T + 3.0 * np.eye(3)
+    power = np.abs(np.fft.fft(b)) ** 2
+    return np.sum(np.linalg.solve(spd, b) ** 2) + np.sum(power)
+
+
+LINALG_RUNNER = textwrap.dedent("""\
+    import sys
+    sys.modules["fnad"] = None  # NOTE: installed or not, fnad cannot be imported here
+    sys.path.insert(0, ".")
+    import numpy as np
+    import la
+    data = np.load("args.npz")
+    value, (ga, gb) = la.value_and_grad(data["a"], data["b"])
+    np.savez("outs.npz", value=value, ga=ga, gb=gb)
+    """)
+
+
+def test_exported_linalg_and_fft_carry_their_kernels(tmp_path):
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(3, 3)), rng.normal(size=3)
+    both = fnad.value_and_grad(_linalg_loss, argnums=(0, 1))
+    fnad.export(both, a, b, path=tmp_path / "la.py", name="value_and_grad")
+    text = (tmp_path / "la.py").read_text()
+    assert "import fnad" not in text and "from fnad" not in text
+    assert "def _la_solve(" in text and "def _fft_rows(" in text
+    np.savez(tmp_path / "args.npz", a=a, b=b)
+    (tmp_path / "run.py").write_text(LINALG_RUNNER)
+    done = subprocess.run(
+        [sys.executable, "-I", "run.py"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    got = np.load(tmp_path / "outs.npz")
+    spd = a @ a.T + 3.0 * np.eye(3)
+    want_value = np.sum(np.linalg.solve(spd, b) ** 2) + np.sum(np.abs(np.fft.fft(b)) ** 2)
+    np.testing.assert_allclose(got["value"], want_value, rtol=1e-12)
+    want = both(a, b)[1]  # the reference interpreter
+    np.testing.assert_allclose(got["ga"], want[0], rtol=1e-10)
+    np.testing.assert_allclose(got["gb"], want[1], rtol=1e-10)

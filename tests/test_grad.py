@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 
 import numpy as np
 import pytest
 
 import fnad
+import fnad.numpy as fnp
 from fnad.core.graph import Graph, Node, Var
 from fnad.core.primitive import Primitive, same_spec
 from fnad.core.trace import bind
@@ -382,3 +384,34 @@ def test_verify_accepts_derived_graphs_and_rejects_broken_ones():
     for bad in broken:
         with pytest.raises(fnad.GraphError):
             fnad.verify(bad)
+
+
+def test_leaked_tracer_names_the_trace_it_escaped():
+    saved = []
+
+    def keep(x):
+        saved.append(x)
+        return np.sin(x)
+
+    x = np.ones(3)
+    uses = {
+        "numpy": lambda t: np.sin(t) * 2.0,  # fnad.numpy records without bind
+        "operator": lambda t: t + 1.0,
+        "method": lambda t: t.sum(),
+        "index": lambda t: t[0],
+        "fnp": lambda t: fnp.where(t > 0, t, 0.0),
+    }
+
+    def loss(x):
+        return np.sum(keep(x))
+
+    for wrapped, name in [(fnad.jit(keep), "jit(keep)"), (fnad.grad(loss), "grad(loss)")]:
+        saved.clear()
+        wrapped(x)
+        (leaked,) = saved
+        for what, use in uses.items():
+            with pytest.raises(
+                fnad.LeakedTracerError, match=re.escape(f"escaped the trace of {name}")
+            ) as info:
+                use(leaked)
+            assert HERE in str(info.value), what

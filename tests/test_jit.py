@@ -4,8 +4,11 @@ each Numba compile costs about a second."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from helpers import fd_grad
 
 import fnad
 from fnad.codegen.cpu import CodegenError
@@ -18,10 +21,12 @@ def _compilable(prim, args, params):
     index = params.get("index")
     if index is None:
         return prim.name != "fused"
-    arrays = [a for a in args[1:] if np.asarray(a).dtype.kind in "iu"]
-    return (
-        None not in index.entries and index.num_arrays <= 1 and all(np.ndim(a) == 1 for a in arrays)
-    )
+    # What codegen/indexing.py compiles: basic indexing (0-d index arrays act as ints), or
+    # one index array of any rank among slices.
+    arrays = args[len(args) - index.num_arrays :]
+    if all(np.ndim(a) == 0 for a in arrays):
+        return True
+    return index.num_arrays == 1 and all(isinstance(e, slice | tuple) for e in index.entries)
 
 
 def _registry_cases():
@@ -241,3 +246,51 @@ def test_jit_of_callables_without_a_name():
     scaled = fnad.jit(functools.partial(lambda x, y: x * y, y=3.0))
     np.testing.assert_array_equal(scaled(x), 3 * x)
     assert "partial" in repr(scaled)
+
+
+def test_reshape_sizes_are_read_at_run_time():
+    def f(x):
+        n, m = x.shape[0], x.shape[1]
+        return x.reshape(n * m, 1) * 2.0, x.reshape(2, -1), x.T.reshape(-1)
+
+    jitted = fnad.jit(f)
+    small, large = np.arange(12.0).reshape(4, 3), np.arange(30.0).reshape(10, 3)
+    source = jitted.lower(small).source
+    assert not re.search(r"\b(12|6)\b", source), source
+    assert jitted.lower(large).source == source
+    for x in (small, large):
+        for got, want in zip(jitted(x), f(x), strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert jitted.compile_count <= 1
+
+
+def test_new_axes_on_a_0d_value_compile_with_their_gradient():
+    def f(s):
+        return s[None, None] * 2.0, s[None], s[()] + 1.0, np.sum(np.sin(s[None, None] * W23))
+
+    W23 = np.arange(6.0).reshape(2, 3)
+    s = np.float64(0.7)
+    for got, want in zip(fnad.jit(f)(s), f(s), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert np.shape(got) == np.shape(want)
+    loss = fnad.grad(lambda s: f(s)[3] + np.sum(f(s)[0]))
+    np.testing.assert_allclose(fnad.jit(loss)(s), np.sum(W23 * np.cos(s * W23)) + 2.0)
+
+
+def test_traced_0d_and_2d_integer_indices_compile_with_their_gradients():
+    def f(x, cube, i, j, rows):
+        return x[i], x[:, j], x[i, j], x[None, i], x[rows], x[:, rows], cube[:, rows, 1:]
+
+    def loss(x, i, rows):
+        # Gathers whose transposes (index_add) the gradient compiles; rows repeats indices.
+        parts = (x[i], x[None, i], x[rows], x[:, rows])
+        return sum(np.sum(np.arange(1.0, p.size + 1).reshape(p.shape) * p * p) for p in parts)
+
+    rng = np.random.default_rng(0)
+    x, cube = rng.normal(size=(4, 5)), rng.normal(size=(2, 4, 3))
+    i, j, rows = np.int64(-2), np.int64(4), np.array([[0, 3, 3], [-1, 1, 0]])
+    for got, want in zip(fnad.jit(f)(x, cube, i, j, rows), f(x, cube, i, j, rows), strict=True):
+        np.testing.assert_array_equal(got, want)
+    grad = fnad.grad(loss)
+    np.testing.assert_allclose(fnad.jit(grad)(x, i, rows), grad(x, i, rows), rtol=1e-12)
+    np.testing.assert_allclose(grad(x, i, rows), fd_grad(lambda x: loss(x, i, rows), x), rtol=1e-6)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.special as sc
 import scipy.stats as ss
+from helpers import fd_grad
 
 import fnad
 import fnad.numpy as fnp
@@ -229,6 +230,52 @@ def test_setitem_is_functional_with_gradients():
     want[0, 0] += 2 * 2 * y[2, 0]
     np.testing.assert_allclose(fnad.grad(f)(x), want)
     np.testing.assert_allclose(fnad.jit(fnad.grad(f))(x), want)
+
+
+def _assign_by_traced_indices(x, i, rows, m):
+    """Item assignments whose indices are computed from the arguments."""
+    y = x * 1.0
+    y[i] = x[0] * 3.0  # a 0-d traced index, a row value
+    y[np.argmax(x[:, 0]), 1] = 5.0  # a traced index next to an int
+    y[rows] = x[:2] * 2.0  # a traced index array, no repeats
+    y[m] = 0.5  # a traced index array with repeats, a scalar value
+    y[y > 2.5] = -1.0  # a traced mask
+    return y
+
+
+def test_setitem_with_traced_indices_under_jit_equals_numpy():
+    def numpy_version(x, i, rows, m):
+        y = x.copy()
+        y[i] = x[0] * 3.0
+        y[np.argmax(x[:, 0]), 1] = 5.0
+        y[rows] = x[:2] * 2.0
+        y[m] = 0.5
+        y[y > 2.5] = -1.0
+        return y
+
+    x = np.arange(12.0).reshape(4, 3) / 5
+    args = (x, np.int64(1), np.array([3, 0]), np.array([[2, 2], [1, 2]]))
+    want = numpy_version(*args)
+    np.testing.assert_array_equal(fnad.jit(_assign_by_traced_indices)(*args), want)
+    np.testing.assert_array_equal(_assign_by_traced_indices(*args), want)
+
+    def loss(x, i, rows, m):
+        return np.sum(np.arange(12.0).reshape(4, 3) * _assign_by_traced_indices(x, i, rows, m))
+
+    grad = fnad.grad(loss)
+    expected = fd_grad(lambda x: loss(x, *args[1:]), x)
+    np.testing.assert_allclose(fnad.jit(grad)(*args), expected, atol=1e-6)
+    np.testing.assert_allclose(grad(*args), expected, atol=1e-6)
+
+
+def test_setitem_with_a_traced_mask_and_an_array_value_is_a_clear_error():
+    def f(x):
+        y = x * 1.0
+        y[y > 0.5] = x[:2]
+        return y
+
+    with pytest.raises(TypeError, match="traced mask.*fnad.numpy.where"):
+        fnad.jit(f)(np.linspace(0, 1, 4))
 
 
 def test_sort_method_sorts_in_place():

@@ -83,8 +83,8 @@ def var(shape=(), dtype=np.float64) -> Var:
 SIMPLIFIED = {
     "x*1": (lambda x: x * 1.0, ["broadcast_to", "mul"], ["broadcast_to"]),
     "1*x": (lambda x: 1.0 * x, ["broadcast_to", "mul"], ["broadcast_to"]),
-    "x+0": (lambda x: x + 0.0, ["broadcast_to", "add"], ["broadcast_to"]),
-    "0+x": (lambda x: 0.0 + x, ["broadcast_to", "add"], ["broadcast_to"]),
+    "x+(-0)": (lambda x: x + -0.0, ["broadcast_to", "add"], ["broadcast_to"]),
+    "(-0)+x": (lambda x: -0.0 + x, ["broadcast_to", "add"], ["broadcast_to"]),
     "x-0": (lambda x: x - 0.0, ["broadcast_to", "sub"], ["broadcast_to"]),
     "--x": (lambda x: np.negative(-x), ["neg", "neg"], ["neg"]),
     "----x": (lambda x: np.negative(np.negative(np.negative(-x))), ["neg"] * 4, ["neg", "neg"]),
@@ -152,13 +152,28 @@ def test_simplify_drops_same_dtype_convert():
         lambda x: x * 2.0 + 1.0,
         lambda x: 0.0 - x,  # not x
         lambda x: x * 0.0,  # not 0: x may be inf or nan
+        lambda x: x + 0.0,  # not x: -0.0 + 0.0 is +0.0
+        lambda x: 0.0 + x,
+        lambda x: x - -0.0,
         lambda x: np.transpose(x[None], (2, 0, 1)),
     ],
-    ids=["sin*x", "x*2+1", "0-x", "x*0", "transpose"],
+    ids=["sin*x", "x*2+1", "0-x", "x*0", "x+0", "0+x", "x-(-0)", "transpose"],
 )
 def test_simplify_returns_its_input_when_nothing_applies(f):
     graph = trace(f, X)
     assert simplify(graph) is graph
+
+
+def test_simplified_zero_sums_keep_ieee_signs_under_jit():
+    def f(x, n):
+        return x + 0.0, 0.0 + x, x + -0.0, -0.0 + x, x - 0.0, x - -0.0, n + 0, 0 + n
+
+    x = np.array([-0.0, 0.0, -1.5, np.inf])
+    n = np.array([-3, 0, 4])
+    expected = f(x, n)
+    for got, want in zip(fnad.jit(f)(x, n), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 # --- fold_constants -------------------------------------------------------------------------

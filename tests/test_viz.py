@@ -106,6 +106,27 @@ def test_vjp_graph_marks_the_backward_pass():
     assert not viz.is_backward(graph.nodes[0]) and all(map(viz.is_backward, graph.nodes[1:]))
 
 
+def test_vmap_and_jacrev_of_a_gradient_keep_the_backward_marks():
+    def f(x):
+        return np.sin(x) * x
+
+    def loss(x):
+        return np.sum(f(x))
+
+    x = np.linspace(0.1, 1.0, 3)
+    backward = [nd.prim.name for nd in fnad.make_graph(fnad.grad(loss))(x).nodes[3:]]
+    cases = [(fnad.vmap(fnad.grad(loss)), np.ones((2, 3))), (fnad.jacrev(f), x)]
+    for transformed, arg in cases:
+        graph = fnad.make_graph(transformed)(arg)
+        marked = [nd.prim.name for nd in graph.nodes if viz.is_backward(nd)]
+        # The derivative's own nodes: the product rule's multiplies, cos and the final add.
+        assert sorted(set(marked)) == ["add", "broadcast_to", "cos", "mul"], marked
+        assert set(marked) <= set(backward)
+        decls, _, _ = _parse(graph.to_dot())
+        assert len(_ops(decls, viz._STYLE["backward"])) == len(marked)
+        assert not viz.is_backward(graph.nodes[0])  # sin, forward
+
+
 def test_fused_regions_are_clusters_with_their_sub_graph():
     graph = optimize(fnad.make_graph(fnad.grad(_loss))(W, X))
     fused = [node for node in graph.nodes if node.prim.name == "fused"]

@@ -5,8 +5,10 @@ Entries live in ``FNAD_CACHE_DIR`` (default: the user's cache directory; ``off``
 everything in memory). A file is named by the digest of its source and of the versions of
 fnad, Numba, NumPy, Python and the CPU, is written atomically (temporary file, then
 rename) into a user-only directory, and is checked against the source before use, so a
-truncated or corrupt entry is rewritten. An unwritable directory degrades to memory with
-one warning. One of fnad's three pieces of global state.
+truncated or corrupt entry is rewritten. Numba's own ``.nbi``/``.nbc`` files, read on a
+function's first call, are guarded too: a broken one is flushed and the code recompiled.
+An unwritable directory degrades to memory with one warning. One of fnad's three pieces of
+global state.
 """
 
 from __future__ import annotations
@@ -15,19 +17,25 @@ import functools
 import hashlib
 import importlib.util
 import os
+import pickle
 import platform
 import sys
 import tempfile
+import types
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numba
 import numpy as np
+from numba.core.caching import Cache
+from numba.core.dispatcher import Dispatcher
 
 _MODULES: dict[str, dict] = {}  # digest -> the namespace of the compiled module
 _WARNED: set[str] = set()
 _FNAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: What unpickling a truncated or overwritten Numba cache file raises.
+_BROKEN_MACHINE_CODE = (pickle.UnpicklingError, EOFError)
 
 
 def environment_key() -> str:
@@ -144,4 +152,34 @@ def _load_file(source: str, key: str) -> dict | None:
     # NOTE: Numba's cache re-imports the module by name when it loads machine code.
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    guard_machine_code(module)
     return vars(module)
+
+
+def guard_machine_code(module: types.ModuleType) -> None:
+    """Make a broken Numba cache file of ``module``'s functions (and of the fnad modules
+    it imports) a cache miss: Numba itself raises ``UnpicklingError`` instead of
+    recompiling when a ``.nbi``/``.nbc`` file was truncated."""
+    for value in list(vars(module).values()):
+        if isinstance(value, types.ModuleType) and value.__name__.startswith("fnad."):
+            for inner in list(vars(value).values()):
+                _guard(inner)
+        else:
+            _guard(value)
+
+
+def _guard(value: object) -> None:
+    cache = getattr(value, "_cache", None)
+    guarded = "load_overload" in vars(cache or object)
+    if isinstance(value, Dispatcher) and isinstance(cache, Cache) and not guarded:
+        cache.load_overload = functools.partial(_load_or_flush, cache, cache.load_overload)
+
+
+def _load_or_flush(cache: Cache, load: Callable, sig, target_context) -> object | None:
+    try:
+        return load(sig, target_context)
+    except _BROKEN_MACHINE_CODE:
+        # NOTE: an empty index makes this a miss; the recompiled code then overwrites the
+        # broken data file, which the new index numbers first.
+        cache.flush()
+        return None

@@ -16,12 +16,12 @@ import numpy as np
 
 from fnad.codegen.control import CONTROL
 from fnad.codegen.einsum import emit_einsum
+from fnad.codegen.indexing import emit_gather, emit_index_add
 from fnad.codegen.linalg import STACKED
 from fnad.codegen.region import emit_region
 from fnad.codegen.scan import emit_argsort, emit_cumsum
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal, subgraphs
 from fnad.core.spec import ArraySpec
-from fnad.ops.indexing import IndexSpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
 _RESERVED |= {"prange"}
@@ -135,8 +135,11 @@ class Emitter:
         return self.dims.get(value, str(value)) if value not in (0, 1) else str(value)
 
     def shape(self, shape: tuple[int, ...]) -> str:
-        inner = ", ".join(self.dim(d) for d in shape)
-        return f"({inner},)" if len(shape) == 1 else f"({inner})"
+        return tuple_text([self.dim(d) for d in shape])
+
+
+def tuple_text(items: list[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def scalar_literal(value: np.ndarray) -> str:
@@ -292,7 +295,24 @@ def _reshape(node: Node, em: Emitter) -> None:
     elif out.ndim == 0:
         _assign(node, em, f"np.ascontiguousarray({src}).ravel()[0]")
     else:
-        _assign(node, em, f"np.ascontiguousarray({src}).reshape({em.shape(out.shape)})")
+        shape = reshaped(em, src, out.shape)
+        _assign(node, em, f"np.ascontiguousarray({src}).reshape({shape})")
+
+
+def reshaped(em: Emitter, src: str, shape: tuple[int, ...]) -> str:
+    """A run-time expression for ``shape``, the new shape of array ``src``. A size no known
+    array has (``x.reshape(n * m, 3)``) is what ``src.size`` leaves; when several are new,
+    the largest is taken as the one that grows with the input, the others as constants."""
+    unknown = [k for k, d in enumerate(shape) if d not in (0, 1) and d not in em.dims]
+    if not unknown or 0 in shape:
+        return em.shape(shape)
+    # NOTE: max keeps the first of equal sizes; ties stay deterministic.
+    derived = max(unknown, key=lambda k: shape[k])
+    dims = [em.dim(d) for d in shape]
+    dims[derived] = f"{src}.size" + "".join(
+        f" // {d}" for k, d in enumerate(dims) if k != derived and d != "1"
+    )
+    return tuple_text(dims)
 
 
 def _transpose(node: Node, em: Emitter) -> None:
@@ -306,80 +326,6 @@ def _concatenate(node: Node, em: Emitter) -> None:
     _assign(node, em, f"np.concatenate(({parts},), axis={node.params['axis']})")
 
 
-def _index_text(index, arrays: list[str]) -> str:
-    parts = []
-    for e in index.entries:
-        if isinstance(e, slice):
-            parts.append(":".join("" if v is None else str(v) for v in (e.start, e.stop, e.step)))
-        elif isinstance(e, tuple):
-            parts.append(arrays[e[1]])
-        else:
-            parts.append(str(e))
-    return ", ".join(parts) if parts else "()"
-
-
-def _check_index(node: Node) -> None:
-    index = node.params["index"]
-    arrays = (
-        [a for a in node.inputs if a.spec.dtype.kind in "iu"][-index.num_arrays :]
-        if index.num_arrays
-        else []
-    )
-    mixed = index.num_arrays and any(isinstance(e, int) or e is Ellipsis for e in index.entries)
-    odd = (None in index.entries and not index.basic) or index.num_arrays > 1 or mixed
-    if odd or any(a.spec.ndim != 1 for a in arrays):
-        raise CodegenError(
-            f"fnad.jit: the CPU backend compiles basic indexing and one 1-d integer array "
-            f"index; {node.prim.name}{index} is not supported yet"
-        )
-
-
-def _without_none(node: Node, x: Atom) -> tuple[IndexSpec, tuple[int, ...]]:
-    """The index without its ``None`` entries and the shape it selects (basic indexing)."""
-    index = IndexSpec(tuple(e for e in node.params["index"].entries if e is not None))
-    dummy = np.broadcast_to(np.zeros((), x.spec.dtype), x.spec.shape)
-    return index, dummy[index.build([])].shape
-
-
-def _gather(node: Node, em: Emitter) -> None:
-    _check_index(node)
-    x, *arrays = node.inputs
-    index = node.params["index"]
-    if None in index.entries:
-        plain, _ = _without_none(node, x)
-        shape = em.shape(node.outs[0].spec.shape)
-        _assign(
-            node,
-            em,
-            f"np.ascontiguousarray({em.atom(x)}[{_index_text(plain, [])}]).reshape({shape})",
-        )
-        return
-    _assign(node, em, f"{em.atom(x)}[{_index_text(index, [em.atom(a) for a in arrays])}]")
-
-
-def _index_add(node: Node, em: Emitter) -> None:
-    _check_index(node)
-    x, v, *arrays = node.inputs
-    out = em.name(node.outs[0])
-    index = node.params["index"]
-    em.emit(f"{out} = np.copy({em.atom(x)})")
-    if index.basic:
-        plain, shape = _without_none(node, x)
-        value = em.atom(v)
-        if plain != index and v.spec.ndim:
-            value = f"np.ascontiguousarray({value}).reshape({em.shape(shape)})"
-        em.emit(f"{out}[{_index_text(plain, [])}] += {value}")
-        return
-    j = em.fresh("j")
-    idx = em.atom(arrays[0])
-    pos = next(k for k, e in enumerate(index.entries) if isinstance(e, tuple))
-    target = _index_text(index, [f"{idx}[{j}]"])
-    vpos = sum(1 for e in index.entries[:pos] if not isinstance(e, int))
-    src = ", ".join(j if k == vpos else ":" for k in range(v.spec.ndim))
-    em.emit(f"for {j} in range({idx}.shape[0]):")
-    em.emit(f"{out}[{target}] += {em.atom(v)}[{src}]", 2)
-
-
 def _arg(node: Node, em: Emitter) -> None:
     fn = "np.argmax" if node.prim.name == "argmax" else "np.argmin"
     _assign(node, em, f"{fn}({em.atom(node.inputs[0])}, axis={node.params['axis']})")
@@ -389,8 +335,8 @@ _SIMPLE = {
     "reshape": _reshape,
     "transpose": _transpose,
     "concatenate": _concatenate,
-    "gather": _gather,
-    "index_add": _index_add,
+    "gather": emit_gather,
+    "index_add": emit_index_add,
     "argmax": _arg,
     "argmin": _arg,
     "cumsum": emit_cumsum,

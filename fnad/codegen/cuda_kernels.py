@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fnad.codegen.cpu import _check_index, scalar_literal
+from fnad.codegen.cpu import reshaped, scalar_literal
 from fnad.codegen.cuda_region import shape_text, unravel
+from fnad.codegen.indexing import check_index
 from fnad.core.graph import Node
 from fnad.core.spec import ArraySpec
 from fnad.ops.contract import parse
@@ -33,8 +34,8 @@ def _at(name: str, idx: list[str]) -> str:
 
 
 def _reshape(node: Node, em: CudaEmitter) -> None:
-    name = em.name(node.outs[0])
-    em.emit(f"{name} = {em.atom(node.inputs[0])}.reshape({em.shape(node.outs[0].spec.shape)})")
+    name, src = em.name(node.outs[0]), em.atom(node.inputs[0])
+    em.emit(f"{name} = {src}.reshape({reshaped(em, src, node.outs[0].spec.shape)})")
     em.views.add(name)
 
 
@@ -112,8 +113,8 @@ def _index_walk(node: Node, em: CudaEmitter, k: Kernel, x: str, arrays: list[str
 
 
 def _gather(node: Node, em: CudaEmitter) -> None:
-    _check_index(node)
     x, *arrays = node.inputs
+    check_index(node, tuple(arrays), any_rank=False)
     src, names = em.atom(x), [em.atom(a) for a in arrays]
     k = em.kernel()
     out_sizes, source = _index_walk(node, em, k, src, names)
@@ -127,8 +128,8 @@ def _gather(node: Node, em: CudaEmitter) -> None:
 
 
 def _index_add(node: Node, em: CudaEmitter) -> None:
-    _check_index(node)
     x, v, *arrays = node.inputs
+    check_index(node, tuple(arrays), any_rank=False)
     src, value, names = em.atom(x), em.atom(v), [em.atom(a) for a in arrays]
     out = em.allocate(node.outs[0], f"{src}.shape")
     em.emit(f"{out}.copy_to_device({src})")

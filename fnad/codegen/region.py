@@ -23,6 +23,14 @@ _ARG_NAMES = {1: ("x",), 2: ("x", "y"), 3: ("cond", "x", "y")}
 _CMATH = re.compile(
     r"\bmath\.(exp|log|log10|sqrt|sin|cos|tan|asin|acos|atan|sinh|cosh|tanh|asinh|acosh|atanh)\("
 )
+#: Complex scalar code where cmath has no namesake; NumPy's own formulas, so results agree.
+_COMPLEX_TEMPLATES = {
+    "expm1": "complex(math.expm1({x}.real) * math.cos({x}.imag) - 2.0 * "
+    "math.sin(0.5 * {x}.imag) ** 2, math.exp({x}.real) * math.sin({x}.imag))",
+    "log1p": "complex(math.log(math.hypot({x}.real + 1.0, {x}.imag)), "
+    "math.atan2({x}.imag, {x}.real + 1.0))",
+    "log2": "(cmath.log({x}) * 1.4426950408889634)",
+}
 _TEMPLATES = {"maximum": "_maximum({x}, {y})", "minimum": "_minimum({x}, {y})"}
 _EXP_LOG = ("exp", "expm1", "exp2", "log", "log2", "log10", "log1p")
 _TRIG = ("sin", "cos", "tan")
@@ -134,7 +142,7 @@ def _scalar_expr(node: Node, args: list[str], em: Emitter) -> str:
         raise CodegenError(f"fnad.jit: primitive '{name}' has no scalar template")
     if any(a.spec.dtype.kind == "c" for a in node.inputs):
         # NOTE: Numba's math functions take real numbers; cmath's namesakes take complex.
-        template = _CMATH.sub(r"cmath.\1(", template)
+        template = _COMPLEX_TEMPLATES.get(name) or _CMATH.sub(r"cmath.\1(", template)
     return template.format(**dict(zip(_ARG_NAMES[len(args)], args)), **node.params)
 
 

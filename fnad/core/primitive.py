@@ -37,6 +37,19 @@ PRIMITIVES: dict[str, Primitive] = {}
 
 @dataclass(eq=False)
 class Primitive:
+    """One operation fnad can trace, differentiate, batch and compile, declared once.
+
+    ``impl(*arrays, **params)`` is the NumPy reference, ``abstract(*specs, **params)`` the
+    shape/dtype rule; ``vjp``, ``jvp`` and ``batch`` follow the calling conventions in
+    this module's docstring. ``register`` adds it to ``PRIMITIVES``; ``bind`` applies it::
+
+        double_p = register(Primitive(
+            "double", impl=lambda x: 2 * x, abstract=lambda spec: spec,
+            vjp=lambda ct, x, *, out: (2 * ct,), jvp=lambda ts, x, *, out: 2 * ts[0],
+            scalar="2 * {x}", elementwise=True))
+        y = bind(double_p, x)
+    """
+
     name: str
     impl: Rule
     abstract: Rule

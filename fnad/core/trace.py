@@ -47,6 +47,14 @@ class LeakedTracerError(RuntimeError):
     """A tracer was used after the transform that created it had finished."""
 
 
+def leaked(builder: Builder) -> LeakedTracerError:
+    return LeakedTracerError(
+        f"fnad: a traced value escaped the trace of {builder.name} and was used after that "
+        "trace finished (stored in a global, an attribute or a closure?); return it from "
+        f"the function instead\n  at {user_location()}"
+    )
+
+
 @contextlib.contextmanager
 def var_hint(hint: str) -> Iterator[None]:
     """Variables recorded inside the block get ``hint``: the backward pass marks its own
@@ -56,6 +64,13 @@ def var_hint(hint: str) -> Iterator[None]:
         yield
     finally:
         _HINTS.pop()
+
+
+def node_hint(node: Node) -> contextlib.AbstractContextManager:
+    """Record under ``node``'s hint, when it has one: a transform re-recording a gradient's
+    backward nodes (vmap, jacrev) keeps them marked as backward."""
+    hint = node.outs[0].hint if node.outs else ""
+    return var_hint(hint) if hint else contextlib.nullcontext()
 
 
 def user_location() -> str:
@@ -168,10 +183,12 @@ class Tracer:
 
 
 class Builder:
-    """Records the nodes of one trace. Use as a context manager; ``finish`` makes the graph."""
+    """Records the nodes of one trace. Use as a context manager; ``finish`` makes the graph.
+    ``name`` says in errors whose trace it is (``jit(f)``)."""
 
-    def __init__(self, concrete: bool) -> None:
+    def __init__(self, concrete: bool, name: str = "a traced function") -> None:
         self.concrete = concrete
+        self.name = name
         self.level = len(_STACK)
         self.active = False
         self.inputs: list[Var] = []
@@ -204,11 +221,7 @@ class Builder:
             if x.builder is self:
                 return x.ref
             if not x.builder.active:
-                raise LeakedTracerError(
-                    "fnad: a traced value was used after the transform that created it "
-                    "finished (stored in a global or returned through a side channel?)\n"
-                    f"  at {user_location()}"
-                )
+                raise leaked(x.builder)
             hit = self.captured.get(id(x))
             if hit is None:
                 var = Var(x.spec)
@@ -219,6 +232,10 @@ class Builder:
         return Literal(np.asarray(x))
 
     def apply(self, prim: Primitive, args: Sequence[Any], params: dict[str, Any]) -> Any:
+        if not self.active:
+            # NOTE: fnad.numpy records into the innermost builder of its arguments without
+            # bind, so this check, not bind's, is the one every recorded step passes.
+            raise leaked(self)
         atoms = tuple(self.lift(a) for a in args)
         try:
             specs = prim.abstract(*(a.spec for a in atoms), **params)
@@ -266,11 +283,6 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
         # is recorded on the innermost trace: folded, it would enter the graph as a literal
         # as large as the array, which a fused loop could have computed from its indices.
         builder = _STACK[-1]
-    if not builder.active:
-        raise LeakedTracerError(
-            "fnad: a traced value was used after the transform that created it finished "
-            f"(stored in a global or returned through a side channel?)\n  at {user_location()}"
-        )
     return builder.apply(prim, args, params)
 
 
@@ -311,7 +323,8 @@ def eval_env(graph: Graph, args: Sequence[Any]) -> tuple[dict[Var, Any], list[An
         raise TypeError(f"fnad: graph takes {len(graph.inputs)} inputs, got {len(args)}")
     env: dict[Var, Any] = dict(zip(graph.inputs, args))
     for node in graph.nodes:
-        out = bind(node.prim, *(read(env, a) for a in node.inputs), **node.params)
+        with node_hint(node):
+            out = bind(node.prim, *(read(env, a) for a in node.inputs), **node.params)
         if node.prim.multiple_results:
             env.update(zip(node.outs, out))
         else:
@@ -319,9 +332,12 @@ def eval_env(graph: Graph, args: Sequence[Any]) -> tuple[dict[Var, Any], list[An
     return env, [read(env, a) for a in graph.outputs]
 
 
-def trace_graph(fn: Callable[..., Sequence[Any]], specs: Sequence[ArraySpec]) -> Graph:
-    """Trace ``fn(*tracers) -> list of outputs`` abstractly into a graph."""
-    with Builder(concrete=False) as builder:
+def trace_graph(
+    fn: Callable[..., Sequence[Any]], specs: Sequence[ArraySpec], name: str = "a traced function"
+) -> Graph:
+    """Trace ``fn(*tracers) -> list of outputs`` abstractly into a graph; ``name`` says
+    whose trace it is in errors."""
+    with Builder(concrete=False, name=name) as builder:
         tracers = [builder.new_input(s) for s in specs]
         outs = fn(*tracers)
         graph = builder.finish(outs)

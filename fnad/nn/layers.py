@@ -226,10 +226,7 @@ class Embedding(Layer):
         dtype = getattr(x, "dtype", None) or np.asarray(x).dtype
         if not np.issubdtype(dtype, np.integer):
             raise TypeError(f"fnad.nn.Embedding: indices must be integers, got dtype {dtype}")
-        # NOTE: the CPU backend compiles gathers with one 1-d index array; flatten the indices.
-        shape = tuple(fnp.shape(x))
-        rows = params["table"][fnp.reshape(x, (int(np.prod(shape, dtype=np.int64)),))]
-        return fnp.reshape(rows, (*shape, self.features))
+        return params["table"][x]
 
 
 class Sequential(Layer):

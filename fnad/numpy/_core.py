@@ -86,7 +86,13 @@ def elementwise(
     if not is_traced(*args):
         return np_fn(*args)
     if compute_dtype is None:
-        compute_dtype = ufunc_dtype(np_fn, args)
+        try:
+            compute_dtype = ufunc_dtype(np_fn, args)
+        except TypeError as exc:
+            dtypes = ", ".join(str(result_type(a)) for a in args)
+            raise with_location(
+                TypeError(f"fnad: numpy.{np_fn.__name__} does not take {dtypes} ({exc})")
+            ) from None
     shape = broadcast_shapes(*(shape_of(a) for a in args), what=f"operands of {np_fn.__name__}")
     builder = innermost(args)
     return builder.apply(prim, [operand(a, compute_dtype, shape, builder) for a in args], {})

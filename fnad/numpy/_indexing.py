@@ -136,19 +136,34 @@ def setitem(a: Any, key: Any, value: Any) -> Any:
 
     ``value`` is cast to ``a``'s dtype and broadcast to ``a[key]``'s shape. Where an index
     array repeats a position the last value wins, as in NumPy. The gradient reaches ``a``
-    everywhere except the overwritten positions, and ``value`` through a gather.
+    everywhere except the overwritten positions, and ``value`` through a gather. Indices
+    traced abstractly (under ``jit``) are handled by ``_setitem_traced``.
     """
+    parts = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, Tracer) and not _is_concrete(k) for k in parts):
+        return _setitem_traced(a, key, parts, value)
+    if any(isinstance(k, Tracer) for k in parts):
+        # NOTE: dynamic mode records the path taken: concrete indices become constants.
+        concrete = tuple(
+            concrete_value(k, "x[idx] = v") if isinstance(k, Tracer) else k for k in parts
+        )
+        key = concrete if isinstance(key, tuple) else concrete[0]
+    return _setitem_known(a, key, value)
+
+
+def _is_concrete(x: Tracer) -> bool:
+    while isinstance(x, Tracer):
+        if x.val is None:
+            return False
+        x = x.val
+    return True
+
+
+def _setitem_known(a: Any, key: Any, value: Any) -> Any:
     from fnad.numpy._core import where
     from fnad.numpy._shape import broadcast_to, reshape, zeros_like
 
     index, arrays, drop = normalize_index(key, a.ndim)
-    if any(isinstance(x, Tracer) for x in arrays):
-        raise with_location(
-            TypeError(
-                "fnad: x[idx] = v needs the index arrays known at trace time (NumPy arrays or "
-                "constants); with traced indices, use fnad.numpy.add_at or where"
-            )
-        )
     positions = _drop_axis(np.arange(a.size).reshape(a.shape)[index.build(arrays)], drop)
     value = broadcast_to(value if isinstance(value, Tracer) else np.asarray(value), positions.shape)
     value = convert(value, a.dtype) if isinstance(value, Tracer) else value.astype(a.dtype)
@@ -162,3 +177,54 @@ def setitem(a: Any, key: Any, value: Any) -> Any:
         flat = reversed_unique
     written = add_at(zeros_like(a, shape=(a.size,)), flat, reshape(value, (-1,)))
     return where(mask.reshape(a.shape), reshape(written, a.shape), a)
+
+
+def _setitem_traced(a: Any, key: Any, parts: tuple, value: Any) -> Any:
+    """``a[key] = value`` where ``key`` holds abstract tracers: which positions are written
+    is known only at run time, so they are marked by a scatter and chosen by ``where``.
+    A position an index array repeats gets the mean of its values (their common value
+    when they agree, as for a scalar ``value``)."""
+    from fnad.numpy._core import divide, floor_divide, maximum, where
+    from fnad.numpy._shape import broadcast_to, reshape, zeros_like
+
+    if any(isinstance(k, Tracer) and k.dtype == np.bool_ for k in parts):
+        return _set_by_mask(a, parts, value)
+    value = value if isinstance(value, Tracer) else np.asarray(value)
+    value = convert(value, a.dtype) if isinstance(value, Tracer) else value.astype(a.dtype)
+    positions = getitem(np.arange(a.size).reshape(a.shape), key)
+    flat = reshape(positions, (-1,))
+    counts = add_at(np.zeros(a.size, np.int64), flat, np.int64(1))
+    written = reshape(counts, a.shape) > 0
+    if np.size(value) == 1:
+        return where(written, reshape(value, ()), a)
+    sums = add_at(
+        zeros_like(a, shape=(a.size,)), flat, reshape(broadcast_to(value, positions.shape), (-1,))
+    )
+    share = floor_divide if np.issubdtype(a.dtype, np.integer) else divide
+    mean = convert(share(sums, maximum(counts, 1)), a.dtype)
+    return where(written, reshape(mean, a.shape), a)
+
+
+def _set_by_mask(a: Any, parts: tuple, value: Any) -> Any:
+    from fnad.numpy._core import where
+    from fnad.numpy._shape import reshape
+
+    (mask,) = parts if len(parts) == 1 else (None,)
+    if mask is None or mask.shape != tuple(a.shape[: mask.ndim]):
+        raise with_location(
+            IndexError(
+                f"fnad: x[mask] = v with a traced mask needs the mask alone, shaped like the "
+                f"leading axes of x {tuple(a.shape)}"
+            )
+        )
+    if np.size(value) != 1:
+        raise with_location(
+            TypeError(
+                "fnad: x[mask] = v with a traced mask under jit needs a scalar v: how many "
+                "entries are True is unknown at trace time; use fnad.numpy.where(mask, v, x)"
+            )
+        )
+    value = reshape(value, ()) if isinstance(value, Tracer) else np.asarray(value).reshape(())
+    value = convert(value, a.dtype) if isinstance(value, Tracer) else value.astype(a.dtype)
+    mask = reshape(mask, mask.shape + (1,) * (a.ndim - mask.ndim))
+    return where(mask, value, a)

@@ -1,9 +1,11 @@
 """Algebraic simplification: identities that tracing and differentiation leave behind.
 
-x*1, 1*x, x+0, 0+x, x-0 -> x; neg(neg x) -> x; reshape of reshape, transpose of
+x*1, 1*x, x+(-0), (-0)+x, x-(+0) -> x; neg(neg x) -> x; reshape of reshape, transpose of
 transpose and broadcast of broadcast collapse to one node (or none); a reshaped or
 transposed broadcast of a scalar stays a broadcast; converting to the same dtype is
-dropped. "1" and "0" include broadcasts of such scalars.
+dropped. "1" and "0" include broadcasts of such scalars. IEEE decides the zeros: x + (+0.0)
+turns -0.0 into +0.0, so only a negative float zero is an additive identity (any integer
+zero is).
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ def _is(atom: Atom, value: float, producers: dict[Var, Node]) -> bool:
     return const is not None and const.size > 0 and bool(np.all(const == value))
 
 
+def _is_zero(atom: Atom, negative: bool, producers: dict[Var, Node]) -> bool:
+    """Whether ``atom`` is a constant zero whose float parts all have sign ``negative``."""
+    const = _constant(atom, producers)
+    if const is None or const.size == 0 or not np.all(const == 0):
+        return False
+    if const.dtype.kind not in "fc":
+        return True
+    parts = (const.real, const.imag) if const.dtype.kind == "c" else (const,)
+    return all(bool(np.all(np.signbit(p) == negative)) for p in parts)
+
+
 def _remake(node: Node, inputs: tuple[Atom, ...], **params) -> Node:
     return Node(node.prim, inputs, {**node.params, **params}, node.outs)
 
@@ -59,12 +72,16 @@ def _simplify_node(node: Node, inputs: tuple[Atom, ...], producers) -> Atom | No
             return x
         if _is(x, 1, producers):
             return y
-    elif name in ("add", "sub"):
+    elif name == "add":
         x, y = inputs
-        if _is(y, 0, producers):
+        if _is_zero(y, True, producers):
             return x
-        if name == "add" and _is(x, 0, producers):
+        if _is_zero(x, True, producers):
             return y
+    elif name == "sub":
+        x, y = inputs
+        if _is_zero(y, False, producers):
+            return x
     elif name == "neg":
         inner = producers.get(inputs[0])
         if inner is not None and inner.prim.name == "neg":

@@ -29,6 +29,11 @@ def describe_arg(f: Callable, argnum: int) -> str:
     return f"argument {argnum} ('{names[argnum]}')" if argnum < len(names) else f"argument {argnum}"
 
 
+def function_name(f: Callable) -> str:
+    """``f``'s name for messages; callable objects and partials have none of their own."""
+    return getattr(f, "__name__", type(f).__name__)
+
+
 def global_name(obj: Any) -> str | None:
     """``obj``'s qualified name when its module holds ``obj`` itself under that name (a
     function decorated with ``@jit`` or ``@grad``), so that pickle can store it by name."""
@@ -101,7 +106,7 @@ def trace_concrete(
 ) -> ConcreteTrace:
     """Run ``f(*args)`` on tracers that carry the values of ``args`` (dynamic mode)."""
     leaves, in_tree = tree_flatten(args)
-    with Builder(concrete=True) as builder:
+    with Builder(concrete=True, name=f"{fname}({function_name(f)})") as builder:
         tracers = [
             builder.new_input(
                 to_spec(x, f"{fname} input"), x if isinstance(x, Tracer) else np.asarray(x)

@@ -17,6 +17,7 @@ from fnad.core.spec import is_float
 from fnad.core.trace import eval_env, read, to_spec, trace_graph, var_hint
 from fnad.transforms.common import (
     check_differentiable,
+    function_name,
     global_name,
     normalize_argnums,
     to_user,
@@ -214,6 +215,8 @@ def _value_and_grad(f: Callable, argnums: Any, has_aux: bool, args: tuple, kwarg
         for i, v in zip(nums, diff_args):
             full[i] = v
         return f(*full, **kwargs)
+
+    partial.__name__ = function_name(f)  # for errors naming the trace
 
     trace = trace_concrete(partial, tuple(args[i] for i in nums), has_aux, "grad")
     spec = _grad_output(trace, "grad")

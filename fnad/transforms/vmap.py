@@ -16,7 +16,7 @@ import numpy as np
 
 from fnad.core.graph import Graph, Var
 from fnad.core.spec import ArraySpec
-from fnad.core.trace import Builder, Tracer, bind, read, to_spec, user_location
+from fnad.core.trace import Builder, Tracer, bind, node_hint, read, to_spec, user_location
 from fnad.ops.shape import broadcast_to, moveaxis
 from fnad.transforms.common import to_user
 from fnad.tree import PyTreeDef, tree_flatten, tree_structure, tree_unflatten
@@ -32,11 +32,12 @@ def vmap_pass(
     for node in graph.nodes:
         xs = [read(env, a) for a in node.inputs]
         flags = tuple(isinstance(a, Var) and a in is_batched for a in node.inputs)
-        if not any(flags):
-            outs = bind(node.prim, *xs, **node.params)
-        else:
-            outs = node.prim.rule("batch")(tuple(xs), flags, size, **node.params)
-            is_batched.update(node.outs)
+        with node_hint(node):
+            if not any(flags):
+                outs = bind(node.prim, *xs, **node.params)
+            else:
+                outs = node.prim.rule("batch")(tuple(xs), flags, size, **node.params)
+                is_batched.update(node.outs)
         env.update(zip(node.outs, outs if node.prim.multiple_results else (outs,)))
     outs = [read(env, a) for a in graph.outputs]
     return outs, [isinstance(a, Var) and a in is_batched for a in graph.outputs]
