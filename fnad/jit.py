@@ -26,6 +26,7 @@ from fnad.core.graph import Graph
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import Tracer, eval_graph, trace_graph
 from fnad.device import check_device, current_device
+from fnad.dispatch import SlowPath, converting, fast_key, tree_key
 from fnad.passes import optimize
 from fnad.transforms.common import describe_arg, global_name
 from fnad.tree import PyTreeDef, tree_flatten, tree_structure, tree_unflatten
@@ -137,25 +138,6 @@ class Compiled:
         return outs[0] if self.single else tree_unflatten(self.out_tree, outs)
 
 
-_FLOAT_KEY = ((), np.dtype(np.float64), float)
-
-
-def _fast_key(args: tuple) -> tuple:
-    """The fast path's key: each argument's shape, dtype and type (one argument alone,
-    the common case, skips building the tuple of them)."""
-    if len(args) == 1:
-        a = args[0]
-        return _FLOAT_KEY if type(a) is float else (a.shape, a.dtype, type(a))
-    return tuple([_FLOAT_KEY if type(a) is float else (a.shape, a.dtype, type(a)) for a in args])
-
-
-def _converting(plan: Compiled) -> Callable:
-    def call(*args: Any) -> Any:
-        return plan(*[np.asarray(a) if type(a) is float else a for a in args])
-
-    return call
-
-
 class Jitted:
     """A function compiled per call signature. Counts traces and compiles."""
 
@@ -188,6 +170,7 @@ class Jitted:
         self.compile_count = 0
         self._plans: dict[Any, Compiled] = {}
         self._fast: dict[tuple, Compiled] = {}
+        self._fast_trees: dict[tuple, Compiled] = {}
         self._lowered: dict[Any, Lowered] = {}
         self._last_key: Any = None
         functools.update_wrapper(self, fun)
@@ -198,11 +181,20 @@ class Jitted:
         # NOTE: the fast path: plain ndarray (or Python float) arguments of a known signature.
         if not kwargs and not _DISABLED[0]:
             try:
-                plan = self._fast.get(_fast_key(args))
+                plan = self._fast.get(fast_key(args))
             except AttributeError:
                 plan = None
             if plan is not None and (self.device or current_device()) == "cpu":
                 return plan(*args)
+            # NOTE: the second fast path: pytrees (dicts, lists, tuples) of ndarrays.
+            if self._fast_trees:
+                leaves: list = []
+                try:
+                    plan = self._fast_trees.get(tree_key(args, leaves))
+                except SlowPath:
+                    plan = None
+                if plan is not None and (self.device or current_device()) == "cpu":
+                    return plan(*leaves)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
@@ -234,7 +226,10 @@ class Jitted:
             and all(type(a) is np.ndarray or type(a) is float for a in args)
         ):
             floats = any(type(a) is float for a in args)
-            self._fast[_fast_key(args)] = _converting(plan) if floats else plan
+            self._fast[fast_key(args)] = converting(plan) if floats else plan
+        elif not kwargs and not self._static_positions(len(args)):
+            with contextlib.suppress(SlowPath):
+                self._fast_trees[tree_key(args, [])] = plan
         arrays = [x if type(x) is np.ndarray else np.asarray(x) for x in leaves]
         return plan(*arrays)
 

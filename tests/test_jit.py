@@ -294,3 +294,24 @@ def test_traced_0d_and_2d_integer_indices_compile_with_their_gradients():
     grad = fnad.grad(loss)
     np.testing.assert_allclose(fnad.jit(grad)(x, i, rows), grad(x, i, rows), rtol=1e-12)
     np.testing.assert_allclose(grad(x, i, rows), fd_grad(lambda x: loss(x, i, rows), x), rtol=1e-6)
+
+
+def test_pytree_arguments_take_the_fast_path_and_keep_signatures_apart():
+    from fnad.dispatch import SlowPath, tree_key
+
+    f = fnad.jit(lambda p, x: [p["w"] * x + p["b"], len(p)])
+    p = {"w": np.ones(3), "b": np.zeros(3)}
+    x = np.arange(3.0)
+    f(p, x)
+    leaves: list = []
+    assert tree_key((p, x), leaves) in f._fast_trees
+    assert [id(a) for a in leaves] == [id(p["b"]), id(p["w"]), id(x)]  # fnad.tree order
+    q = {"w": np.full(3, 2.0), "b": np.ones(3)}
+    np.testing.assert_array_equal(f(q, x)[0], 2.0 * x + 1.0)
+    wide = {"w": np.ones(3, np.float32), "b": np.zeros(3, np.float32)}
+    assert f(wide, x.astype(np.float32))[0].dtype == np.float32
+    extra = {**p, "c": np.ones(3)}
+    assert f(extra, x)[1] == 3 and f(p, x)[1] == 2
+    assert f.trace_count == 3
+    with pytest.raises(SlowPath):
+        tree_key(({"w": 1.0},), [])
