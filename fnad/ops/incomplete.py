@@ -74,30 +74,60 @@ def _gammainc(a, x, upper):
 
 _GAMMAINC_DA = """
 @njit(cache=True)
-def _gammainc_da(a, x):
+def _gammainc_da_series(a, x):
     # d/da of the series of P(a, x): term n is exp((a + n) log x - x - lgamma(a + n + 1)),
     # whose log has derivative log x - digamma(a + n + 1).
-    a, x = float(a), float(x)
-    if not (a > 0.0 and x >= 0.0):
-        return np.nan
-    if x == 0.0 or x == np.inf:
-        return 0.0
     logx = math.log(x)
     term = math.exp(a * logx - x - math.lgamma(a + 1.0))
-    if term == 0.0:
-        # NOTE: the first term underflows only where P or Q is below ~1e-300, so is dP/da.
-        return 0.0
     psi = _digamma(a + 1.0)
     total, deriv, n = term, term * (logx - psi), 0
-    while n < 10000000:
+    while term > 1e-17 * total and n < 100000:
         n += 1
         psi += 1.0 / (a + n)
         term *= x / (a + n)
         total += term
         deriv += term * (logx - psi)
-        if n > x - a and term <= 1e-17 * total:
-            break
     return deriv
+
+
+@njit(cache=True)
+def _gammaincc_da_cf(a, x):
+    # d/da of Q(a, x) = h(a) exp(a log x - x - lgamma(a)): Lentz's continued fraction for h
+    # run with its derivative in a alongside (forward mode through the recurrence), so the
+    # result is accurate relative to Q even where Q is tiny.
+    tiny = 1e-300
+    b, db = x + 1.0 - a, -1.0
+    c, dc = 1.0 / tiny, 0.0
+    d = 1.0 / b
+    dd = -db * d * d
+    h, dh = d, dd
+    for i in range(1, 100000):
+        an, dan = -i * (i - a), float(i)
+        b += 2.0
+        d, dd = an * d + b, dan * d + an * dd + db
+        d = tiny if abs(d) < tiny else d
+        c, dc = b + an / c, db + dan / c - an / c * dc / c
+        c = tiny if abs(c) < tiny else c
+        d, dd = 1.0 / d, -dd / (d * d)
+        step = dh * d * c + h * (dd * c + d * dc)
+        h *= d * c
+        dh = step
+        if abs(d * c - 1.0) < 1e-16 and abs(dd * c + d * dc) * abs(h) < 1e-16 * abs(dh):
+            break
+    front = math.exp(a * math.log(x) - x - math.lgamma(a))
+    return (dh + h * (math.log(x) - _digamma(a))) * front
+
+
+@njit(cache=True)
+def _gammainc_da(a, x):
+    a, x = float(a), float(x)
+    if not (a > 0.0 and x >= 0.0):
+        return np.nan
+    if x == 0.0 or x == np.inf:
+        return 0.0
+    if x < a + 1.0:
+        return _gammainc_da_series(a, x)
+    return -_gammaincc_da_cf(a, x)
 """
 
 _BETAINC = """
