@@ -208,6 +208,18 @@ SCIPY = {
         (np.array([0.5, 2.3, 5.7, 3.5]), POS),
         True,
     ),
+    "multivariate_normal.logpdf": (
+        fst.multivariate_normal.logpdf,
+        ss.multivariate_normal.logpdf,
+        (M.T, P[:3] - 1, M[:, :3] @ M[:, :3].T + np.eye(3)),
+        True,
+    ),
+    "multivariate_normal.pdf": (
+        lambda x, m: fst.multivariate_normal.pdf(x, m, POS[:3]),
+        lambda x, m: ss.multivariate_normal.pdf(x, m, POS[:3]),
+        (M.T, P[:3]),
+        True,
+    ),
     "poisson.logpmf": (
         lambda mu: fst.poisson.logpmf(np.array([0.0, 2.0, 5.0, 1.5]), mu),
         lambda mu: ss.poisson.logpmf(np.array([0.0, 2.0, 5.0, 1.5]), mu),

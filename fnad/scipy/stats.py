@@ -6,8 +6,9 @@ argument (the point, ``loc``, ``scale`` and the shape parameters).
 Outside the support a log-density is ``-inf`` with a zero gradient (arguments are made
 safe before the logarithms, so no NaN leaks into gradients). The distribution functions of
 ``t``, ``gamma``, ``beta`` and ``poisson`` are the incomplete gamma and beta functions, so
-their shape parameters have first derivatives only. On untraced inputs each function is
-SciPy's.
+their shape parameters have first derivatives only. ``multivariate_normal`` (``logpdf
+pdf``; its ``cdf`` is a numerical integral in SciPy and is not supported on traced values)
+is in ``fnad.scipy._multivariate``. On untraced inputs each function is SciPy's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import scipy.stats as ss
 
 from fnad.numpy import _core as fn
 from fnad.numpy._core import is_traced
+from fnad.scipy import _multivariate
 from fnad.scipy import special as fsp
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -299,3 +301,4 @@ t = _T()
 gamma = _Gamma()
 beta = _Beta()
 poisson = _Poisson()
+multivariate_normal = _multivariate.multivariate_normal
