@@ -308,9 +308,27 @@ def test_sort_method_sorts_in_place():
     np.testing.assert_array_equal(fnad.grad(f)(x), [1.0, -1.0, 0.0])
 
 
-def test_scipy_python_functions_need_fnad_scipy():
-    with pytest.raises(TypeError, match="fnad"):
-        fnad.grad(lambda x: sc.logsumexp(x))(V)
+@pytest.mark.parametrize("name", ["logsumexp", "softmax", "log_softmax"])
+@pytest.mark.parametrize("mode", ["grad", "jit"])
+def test_scipy_python_functions_name_the_fnad_namesake(name, mode):
+    """SciPy's Python-level functions call np.asarray on their arguments, so they cannot
+    be traced: the error names fnad's function and the caller's line, under a concrete
+    (grad) and an abstract (jit) trace alike."""
+    scipy_fn = getattr(sc, name)
+    transform = fnad.grad if mode == "grad" else fnad.jit
+
+    def f(x):
+        return np.sum(scipy_fn(x, axis=0))
+
+    with pytest.raises(TypeError, match=rf"scipy\.special\.{name} .*fnad\.scipy\.special\.{name}"):
+        transform(f)(V)
+    with pytest.raises(TypeError, match=r"at .*test_numpy_coverage\.py:\d+"):
+        transform(f)(V)
+
+
+def test_scipy_distributions_point_to_the_coverage_page():
+    with pytest.raises(TypeError, match=r"scipy\.stats\.rv_continuous\.logpdf .*coverage"):
+        fnad.grad(lambda x: np.sum(ss.norm.logpdf(x)))(V)
 
 
 def _compiled_equals_interpreter(cases):
