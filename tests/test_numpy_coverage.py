@@ -370,6 +370,11 @@ SAMPLE = [
     ("scipy", "digamma"),
     ("scipy", "erfinv"),
     ("scipy", "norm.logcdf"),
+    ("scipy", "betainc"),
+    ("scipy", "t.logcdf"),
+    ("scipy", "gamma.logsf"),
+    ("scipy", "poisson.cdf"),
+    ("scipy", "multivariate_normal.logpdf"),
 ]
 
 
