@@ -311,7 +311,7 @@ gammainc_p = register(
         scalar="_gammainc({x}, {y}, False)",
         cases=_GAMMA_CASES,
         elementwise=True,
-        tags=_GAMMA_TAGS,
+        tags=dict(_GAMMA_TAGS),
     )
 )
 gammaincc_p = register(
@@ -324,7 +324,7 @@ gammaincc_p = register(
         scalar="_gammainc({x}, {y}, True)",
         cases=_GAMMA_CASES,
         elementwise=True,
-        tags=_GAMMA_TAGS,
+        tags=dict(_GAMMA_TAGS),
     )
 )
 
