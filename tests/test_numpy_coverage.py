@@ -308,6 +308,17 @@ def test_sort_method_sorts_in_place():
     np.testing.assert_array_equal(fnad.grad(f)(x), [1.0, -1.0, 0.0])
 
 
+def test_t_tails_for_many_degrees_of_freedom():
+    """Far tails with large ``df`` (where ``1 - I`` would cancel to 0) and points near 0."""
+    x = np.array([-14.0, 20.5, -1.5, 0.9, 1e-7, 0.0, -3.0])
+    df = np.array([1.1e4, 3.2e4, 2e3, 50.0, 0.3, 7.0, 0.5])
+    cdf, sf = fnad.vjp(lambda x: (fst.t.cdf(x, df), fst.t.sf(x, df)), x)[0]
+    np.testing.assert_allclose(cdf, ss.t.cdf(x, df), rtol=1e-10)
+    np.testing.assert_allclose(sf, ss.t.sf(x, df), rtol=1e-10)
+    slope = fnad.grad(lambda x: np.sum(fst.t.logcdf(x, df)))(x)
+    np.testing.assert_allclose(slope, np.exp(ss.t.logpdf(x, df) - ss.t.logcdf(x, df)), rtol=1e-9)
+
+
 @pytest.mark.parametrize("name", ["logsumexp", "softmax", "log_softmax"])
 @pytest.mark.parametrize("mode", ["grad", "jit"])
 def test_scipy_python_functions_name_the_fnad_namesake(name, mode):

@@ -108,24 +108,29 @@ class _T:
 
     def _tails(self, x: Any, df: Any, loc: Any, scale: Any) -> tuple[Any, Any]:
         """``(cdf, sf)``. The upper tail ``P(T > |t|)`` is ``I_{df/(df+t^2)}(df/2, 1/2) / 2``
-        for large ``|t|`` and ``1/2 - I_{t^2/(df+t^2)}(1/2, df/2) / 2`` near 0, each
-        accurate where it is used. At ``t = 0`` the slope of the second is ``inf * 0``, so
-        there ``cdf`` is ``1/2 + t pdf(0)``: the same value with the exact derivatives."""
+        for ``|t| >= 1`` and ``1/2 - I_{t^2/(df+t^2)}(1/2, df/2) / 2`` below, where that
+        difference keeps at least 0.3 (no cancellation) and ``1 - x`` is not rounded
+        away. Each branch gets a safe argument where it is not used. At ``t = 0`` the
+        slope of the second is ``inf * 0``, so there ``cdf`` is ``1/2 + t pdf(0)``: the
+        same value with the exact derivatives."""
         z = _standard(x, loc, scale)
         zero = fn.equal(z, 0)
         z = fn.where(zero, 1.0, z)
         square = fn.square(z)
-        total = fn.add(df, square)
+        near_side = fn.less(square, 1.0)
         half = fn.multiply(df, 0.5)
-        far = fsp.betainc(half, 0.5, fn.divide(df, total))
-        near = fsp.betainc(0.5, half, fn.divide(square, total))
-        upper = fn.multiply(0.5, fn.where(fn.less(square, df), fn.subtract(1.0, near), far))
+        far_square = fn.where(near_side, 1.0, square)
+        near_square = fn.where(near_side, square, 0.5)
+        far = fsp.betainc(half, 0.5, fn.divide(df, fn.add(df, far_square)))
+        near = fsp.betainc(0.5, half, fn.divide(near_square, fn.add(df, near_square)))
+        upper = fn.multiply(0.5, fn.where(near_side, fn.subtract(1.0, near), far))
         at_zero = fn.multiply(fn.subtract(x, loc), self.pdf(loc, df, loc, scale))
         negative = fn.less(z, 0)
         cdf = fn.where(negative, upper, fn.subtract(1.0, upper))
         sf = fn.where(negative, fn.subtract(1.0, upper), upper)
-        return fn.where(zero, fn.add(0.5, at_zero), cdf), fn.where(
-            zero, fn.subtract(0.5, at_zero), sf
+        return (
+            fn.where(zero, fn.add(0.5, at_zero), cdf),
+            fn.where(zero, fn.subtract(0.5, at_zero), sf),
         )
 
     def cdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
