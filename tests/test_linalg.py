@@ -122,6 +122,13 @@ def test_norm_defaults_and_complex():
         fd_check(f, z)
 
 
+def test_solve_with_a_constant_matrix_and_a_traced_right_hand_side():
+    a = spd(3, 3)
+    b = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(traced(lambda b: np.linalg.solve(a, b), b), np.linalg.solve(a, b))
+    fd_check(lambda b: np.sum(np.linalg.solve(a, b) ** 2), b)
+
+
 def test_second_order_through_linalg():
     a = spd(3, 3)
 

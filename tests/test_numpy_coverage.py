@@ -153,6 +153,74 @@ SCIPY = {
         True,
     ),
     "beta.pdf": (fst.beta.pdf, ss.beta.pdf, (np.array([0.2, 0.5, 0.9, 1.5]), POS, POS + 1), True),
+    "gammainc": (sc.gammainc, None, (POS, POS[::-1] * 2), True),
+    "gammaincc": (sc.gammaincc, None, (POS, POS[::-1] * 2), True),
+    "betainc": (sc.betainc, None, (POS, POS[::-1], P), True),
+    "t.cdf": (fst.t.cdf, ss.t.cdf, (np.array([-30.0, -1.2, 0.3, 2.5]), POS), True),
+    "t.logcdf": (fst.t.logcdf, ss.t.logcdf, (np.array([-300.0, -1.2, 0.3, 40.0]), POS), True),
+    "t.sf": (
+        lambda x, df, m, s: fst.t.sf(x, df, m, s),
+        lambda x, df, m, s: ss.t.sf(x, df, m, s),
+        (np.array([-3.0, 0.2, 1.1, 6.0]), POS, P, POS[::-1]),
+        True,
+    ),
+    "gamma.cdf": (
+        lambda x, a, m, s: fst.gamma.cdf(x, a, m, s),
+        lambda x, a, m, s: ss.gamma.cdf(x, a, m, s),
+        (np.array([0.5, 1.0, 4.5, -1.0]), POS, P, POS[::-1]),
+        True,
+    ),
+    "gamma.logcdf": (
+        fst.gamma.logcdf,
+        ss.gamma.logcdf,
+        (np.array([1e-3, 0.7, 3.0, 40.0]), POS),
+        True,
+    ),
+    "gamma.sf": (fst.gamma.sf, ss.gamma.sf, (np.array([0.1, 1.0, 5.0, 30.0]), POS), True),
+    "gamma.logsf": (fst.gamma.logsf, ss.gamma.logsf, (np.array([0.1, 1.0, 5.0, 60.0]), POS), True),
+    "beta.cdf": (fst.beta.cdf, ss.beta.cdf, (np.array([0.2, 0.5, 0.9, 1.5]), POS, POS + 1), True),
+    "beta.logcdf": (
+        fst.beta.logcdf,
+        ss.beta.logcdf,
+        (np.array([1e-2, 0.5, 0.9, 0.999]), POS, POS + 1),
+        True,
+    ),
+    "beta.sf": (
+        lambda x, a, b, m, s: fst.beta.sf(x, a, b, m, s),
+        lambda x, a, b, m, s: ss.beta.sf(x, a, b, m, s),
+        (np.array([0.2, 0.5, 0.9, -1.5]), POS, POS + 1, P / 4, POS[::-1]),
+        True,
+    ),
+    "poisson.cdf": (
+        lambda mu: fst.poisson.cdf(np.array([0.0, 2.0, 5.0, 1.5, -1.0]), mu),
+        lambda mu: ss.poisson.cdf(np.array([0.0, 2.0, 5.0, 1.5, -1.0]), mu),
+        (np.append(POS, 2.0),),
+        True,
+    ),
+    "poisson.logcdf": (
+        lambda mu: fst.poisson.logcdf(np.array([0, 2, 5, 30]), mu),
+        lambda mu: ss.poisson.logcdf(np.array([0, 2, 5, 30]), mu),
+        (POS,),
+        True,
+    ),
+    "poisson.sf": (
+        lambda k, mu: fst.poisson.sf(k, mu),
+        lambda k, mu: ss.poisson.sf(k, mu),
+        (np.array([0.5, 2.3, 5.7, 3.5]), POS),
+        True,
+    ),
+    "multivariate_normal.logpdf": (
+        fst.multivariate_normal.logpdf,
+        ss.multivariate_normal.logpdf,
+        (M.T, P[:3] - 1, M[:, :3] @ M[:, :3].T + np.eye(3)),
+        True,
+    ),
+    "multivariate_normal.pdf": (
+        lambda x, m: fst.multivariate_normal.pdf(x, m, POS[:3]),
+        lambda x, m: ss.multivariate_normal.pdf(x, m, POS[:3]),
+        (M.T, P[:3]),
+        True,
+    ),
     "poisson.logpmf": (
         lambda mu: fst.poisson.logpmf(np.array([0.0, 2.0, 5.0, 1.5]), mu),
         lambda mu: ss.poisson.logpmf(np.array([0.0, 2.0, 5.0, 1.5]), mu),
@@ -287,9 +355,38 @@ def test_sort_method_sorts_in_place():
     np.testing.assert_array_equal(fnad.grad(f)(x), [1.0, -1.0, 0.0])
 
 
-def test_scipy_python_functions_need_fnad_scipy():
-    with pytest.raises(TypeError, match="fnad"):
-        fnad.grad(lambda x: sc.logsumexp(x))(V)
+def test_t_tails_for_many_degrees_of_freedom():
+    """Far tails with large ``df`` (where ``1 - I`` would cancel to 0) and points near 0."""
+    x = np.array([-14.0, 20.5, -1.5, 0.9, 1e-7, 0.0, -3.0])
+    df = np.array([1.1e4, 3.2e4, 2e3, 50.0, 0.3, 7.0, 0.5])
+    cdf, sf = fnad.vjp(lambda x: (fst.t.cdf(x, df), fst.t.sf(x, df)), x)[0]
+    np.testing.assert_allclose(cdf, ss.t.cdf(x, df), rtol=1e-10)
+    np.testing.assert_allclose(sf, ss.t.sf(x, df), rtol=1e-10)
+    slope = fnad.grad(lambda x: np.sum(fst.t.logcdf(x, df)))(x)
+    np.testing.assert_allclose(slope, np.exp(ss.t.logpdf(x, df) - ss.t.logcdf(x, df)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["logsumexp", "softmax", "log_softmax"])
+@pytest.mark.parametrize("mode", ["grad", "jit"])
+def test_scipy_python_functions_name_the_fnad_namesake(name, mode):
+    """SciPy's Python-level functions call np.asarray on their arguments, so they cannot
+    be traced: the error names fnad's function and the caller's line, under a concrete
+    (grad) and an abstract (jit) trace alike."""
+    scipy_fn = getattr(sc, name)
+    transform = fnad.grad if mode == "grad" else fnad.jit
+
+    def f(x):
+        return np.sum(scipy_fn(x, axis=0))
+
+    with pytest.raises(TypeError, match=rf"scipy\.special\.{name} .*fnad\.scipy\.special\.{name}"):
+        transform(f)(V)
+    with pytest.raises(TypeError, match=r"at .*test_numpy_coverage\.py:\d+"):
+        transform(f)(V)
+
+
+def test_scipy_distributions_point_to_the_coverage_page():
+    with pytest.raises(TypeError, match=r"scipy\.stats\.rv_continuous\.logpdf .*coverage"):
+        fnad.grad(lambda x: np.sum(ss.norm.logpdf(x)))(V)
 
 
 def _compiled_equals_interpreter(cases):
@@ -331,6 +428,11 @@ SAMPLE = [
     ("scipy", "digamma"),
     ("scipy", "erfinv"),
     ("scipy", "norm.logcdf"),
+    ("scipy", "betainc"),
+    ("scipy", "t.logcdf"),
+    ("scipy", "gamma.logsf"),
+    ("scipy", "poisson.cdf"),
+    ("scipy", "multivariate_normal.logpdf"),
 ]
 
 

@@ -19,6 +19,7 @@ Two kinds of builder (DESIGN.md, "two kinds of graph"):
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -82,6 +83,36 @@ def user_location() -> str:
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
+
+
+def scipy_hint() -> str:
+    """Where a conversion happens inside a SciPy function written in Python (SciPy calls
+    ``np.asarray`` on its arguments first, so no protocol reaches fnad), the advice to
+    call fnad's namesake instead, at the line that called SciPy; otherwise ``""``."""
+    caller, frame = None, sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("scipy."):
+            caller = (".".join(module.split(".")[:2]), frame.f_code.co_qualname)
+        elif not frame.f_code.co_filename.startswith((_FNAD_DIR + os.sep, _NUMPY_DIR + os.sep)):
+            break
+        frame = frame.f_back
+    if caller is None or frame is None:
+        return ""
+    public, name = caller
+    try:
+        ours = getattr(importlib.import_module(f"fnad.{public}"), name, None)
+    except ImportError:
+        ours = None
+    advice = (
+        f"use fnad.{public}.{name}, which has the same signature"
+        if callable(ours)
+        else "docs/numpy-coverage.md lists the SciPy functions fnad.scipy provides"
+    )
+    return (
+        f"fnad: {public}.{name} converts its arguments with np.asarray, so it cannot "
+        f"trace them; {advice}.\n  at {frame.f_code.co_filename}:{frame.f_lineno}"
+    )
 
 
 def with_location(exc: Exception) -> Exception:
@@ -158,7 +189,8 @@ class Tracer:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TypeError(
-            "fnad: a traced value cannot be converted to a NumPy array (np.asarray, np.array, "
+            scipy_hint()
+            or "fnad: a traced value cannot be converted to a NumPy array (np.asarray, np.array, "
             "or a NumPy function fnad does not handle). Inside traced functions use "
             "fnad.numpy (e.g. fnp.stack, fnp.asarray) so the operation is recorded.\n"
             f"  at {user_location()}"

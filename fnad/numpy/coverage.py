@@ -101,6 +101,11 @@ SAMPLES: dict[str, Callable[[Any], Any]] = {
 }
 
 
+#: Methods that raise ``UnsupportedError`` on traced values (listed on the page's
+#: "What is not supported").
+NOT_TRACEABLE = ("multivariate_normal.cdf", "multivariate_normal.logcdf")
+
+
 def _graph(fn: Callable, name: str) -> Graph | None:
     sample = SAMPLES.get(name)
     attempts = [sample] if sample else [fn, lambda x: fn(x, x), lambda x: fn(x, V, V)]
@@ -159,10 +164,11 @@ def functions() -> list[tuple[str, str, Callable]]:
             and getattr(fn, "__module__", "") == special.__name__
         ):
             rows.append(("scipy.special", name, fn))
-    for dist in ("norm", "t", "gamma", "beta", "poisson"):
+    for dist in ("norm", "t", "gamma", "beta", "poisson", "multivariate_normal"):
         obj = getattr(stats, dist)
         for method in sorted(m for m in vars(type(obj)) if not m.startswith("_")):
-            rows.append(("scipy.stats", f"{dist}.{method}", getattr(obj, method)))
+            if f"{dist}.{method}" not in NOT_TRACEABLE:
+                rows.append(("scipy.stats", f"{dist}.{method}", getattr(obj, method)))
     return rows
 
 

@@ -49,12 +49,13 @@ class QRResult(NamedTuple):
     R: Any
 
 
-def _matrices(name: str, *arrays: Any, square: bool = True) -> list[Any]:
+def _matrices(name: str, *arrays: Any, square: bool = True, others: tuple = ()) -> list[Any]:
     """The operands as floating-point tracers of one dtype, checked to be (stacks of)
-    matrices (square ones when ``square``)."""
-    dtype = result_type(*arrays)
+    matrices (square ones when ``square``); ``others`` (operands that are not matrices)
+    take part in the dtype and may be the only traced ones."""
+    dtype = result_type(*arrays, *others)
     dtype = dtype if dtype.kind in "fc" else np.dtype(np.float64)
-    builder = innermost(arrays)
+    builder = innermost((*arrays, *others))
     out = []
     for a in arrays:
         shape = tuple(shape_of(a))
@@ -72,7 +73,7 @@ def solve(a: Any, b: Any) -> Any:
     if not is_traced(a, b):
         return np.linalg.solve(a, b)
     vector = len(shape_of(b)) == 1
-    (a,) = _matrices("solve", a)
+    (a,) = _matrices("solve", a, others=(b,))
     b = operand(b, a.dtype, shape_of(b), innermost((a, b)))
     if vector:
         b = b[:, None]

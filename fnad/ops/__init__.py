@@ -8,6 +8,7 @@ from fnad.ops import (  # noqa: F401
     elementwise,
     fft,
     fused,
+    incomplete,
     indexing,
     linalg,
     linalg_decomp,

@@ -1,8 +1,10 @@
 """``fnad.scipy.special``: SciPy's special functions on traced values.
 
 Functions with a primitive (``gammaln``, ``digamma``, ``polygamma``, ``erf``, ``erfc``,
-``erfinv``, ``expit``, ``log_ndtr``, ``xlogy``, ``xlog1py``) follow NumPy's promotion rules;
-the rest are compositions. On untraced inputs every function is SciPy's own.
+``erfinv``, ``expit``, ``log_ndtr``, ``xlogy``, ``xlog1py``, ``gammainc``, ``gammaincc``,
+``betainc``) follow NumPy's promotion rules; the rest are compositions. On untraced inputs
+every function is SciPy's own. The incomplete gamma and beta functions are differentiable
+in every argument to first order; second derivatives only in ``x``.
 
 >>> import fnad, fnad.scipy.special as fsp
 >>> round(float(fnad.grad(fsp.gammaln)(3.0)), 6)  # digamma(3)
@@ -19,6 +21,7 @@ import scipy.special as sc
 
 from fnad.numpy import _core, _methods, _reductions
 from fnad.numpy._core import elementwise, is_traced
+from fnad.ops import incomplete as inc
 from fnad.ops import special as sp
 
 
@@ -40,6 +43,9 @@ expit = _ufunc(sp.expit_p, sc.expit)
 log_ndtr = _ufunc(sp.log_ndtr_p, sc.log_ndtr)
 xlogy = _ufunc(sp.xlogy_p, sc.xlogy)
 xlog1py = _ufunc(sp.xlog1py_p, sc.xlog1py)
+gammainc = _ufunc(inc.gammainc_p, sc.gammainc)
+gammaincc = _ufunc(inc.gammaincc_p, sc.gammaincc)
+betainc = _ufunc(inc.betainc_p, sc.betainc)
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -143,6 +149,9 @@ _methods._UFUNCS.update(
         sc.ndtri: ndtri,
         sc.xlogy: xlogy,
         sc.xlog1py: xlog1py,
+        sc.gammainc: gammainc,
+        sc.gammaincc: gammaincc,
+        sc.betainc: betainc,
         sc.betaln: betaln,
         sc.entr: entr,
     }

@@ -2,9 +2,13 @@
 argument (the point, ``loc``, ``scale`` and the shape parameters).
 
 ``norm`` (``logpdf pdf cdf logcdf sf logsf ppf``), ``t``, ``gamma``, ``beta``
-(``logpdf pdf``) and ``poisson`` (``logpmf pmf``). Outside the support a log-density is
-``-inf`` with a zero gradient (arguments are made safe before the logarithms, so no NaN
-leaks into gradients). On untraced inputs each function is SciPy's.
+(``logpdf pdf cdf logcdf sf logsf``) and ``poisson`` (``logpmf pmf cdf logcdf sf logsf``).
+Outside the support a log-density is ``-inf`` with a zero gradient (arguments are made
+safe before the logarithms, so no NaN leaks into gradients). The distribution functions of
+``t``, ``gamma``, ``beta`` and ``poisson`` are the incomplete gamma and beta functions, so
+their shape parameters have first derivatives only. ``multivariate_normal`` (``logpdf
+pdf``; its ``cdf`` is a numerical integral in SciPy and is not supported on traced values)
+is in ``fnad.scipy._multivariate``. On untraced inputs each function is SciPy's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import scipy.stats as ss
 
 from fnad.numpy import _core as fn
 from fnad.numpy._core import is_traced
+from fnad.scipy import _multivariate
 from fnad.scipy import special as fsp
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -24,6 +29,14 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 def _standard(x: Any, loc: Any, scale: Any) -> Any:
     return fn.divide(fn.subtract(x, loc), scale)
+
+
+def _log_both(low: Any, cdf: Any, sf: Any) -> Any:
+    """``log(cdf)`` accurately in both tails: ``log(cdf)`` where ``low`` (the lower tail,
+    where ``cdf`` is small), else ``log1p(-sf)``. The branch not taken gets a safe
+    argument, so its infinite slope cannot turn the gradient into NaN."""
+    cdf, sf = fn.where(low, cdf, 1.0), fn.where(low, 0.0, sf)
+    return fn.where(low, fn.log(cdf), fn.log1p(fn.negative(sf)))
 
 
 def _inside(cond: Any, x: Any, value: Any) -> tuple[Any, Any]:
@@ -93,6 +106,55 @@ class _T:
             return ss.t.pdf(x, df, loc, scale)
         return fn.exp(self.logpdf(x, df, loc, scale))
 
+    def _tails(self, x: Any, df: Any, loc: Any, scale: Any) -> tuple[Any, Any]:
+        """``(cdf, sf)``. The upper tail ``P(T > |t|)`` is ``I_{df/(df+t^2)}(df/2, 1/2) / 2``
+        for ``|t| >= 1`` and ``1/2 - I_{t^2/(df+t^2)}(1/2, df/2) / 2`` below, where that
+        difference keeps at least 0.3 (no cancellation) and ``1 - x`` is not rounded
+        away. Each branch gets a safe argument where it is not used. At ``t = 0`` the
+        slope of the second is ``inf * 0``, so there ``cdf`` is ``1/2 + t pdf(0)``: the
+        same value with the exact derivatives."""
+        z = _standard(x, loc, scale)
+        zero = fn.equal(z, 0)
+        z = fn.where(zero, 1.0, z)
+        square = fn.square(z)
+        near_side = fn.less(square, 1.0)
+        half = fn.multiply(df, 0.5)
+        far_square = fn.where(near_side, 1.0, square)
+        near_square = fn.where(near_side, square, 0.5)
+        far = fsp.betainc(half, 0.5, fn.divide(df, fn.add(df, far_square)))
+        near = fsp.betainc(0.5, half, fn.divide(near_square, fn.add(df, near_square)))
+        upper = fn.multiply(0.5, fn.where(near_side, fn.subtract(1.0, near), far))
+        at_zero = fn.multiply(fn.subtract(x, loc), self.pdf(loc, df, loc, scale))
+        negative = fn.less(z, 0)
+        cdf = fn.where(negative, upper, fn.subtract(1.0, upper))
+        sf = fn.where(negative, fn.subtract(1.0, upper), upper)
+        return (
+            fn.where(zero, fn.add(0.5, at_zero), cdf),
+            fn.where(zero, fn.subtract(0.5, at_zero), sf),
+        )
+
+    def cdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, df, loc, scale):
+            return ss.t.cdf(x, df, loc, scale)
+        return self._tails(x, df, loc, scale)[0]
+
+    def logcdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, df, loc, scale):
+            return ss.t.logcdf(x, df, loc, scale)
+        cdf, sf = self._tails(x, df, loc, scale)
+        return _log_both(fn.less(x, loc), cdf, sf)
+
+    def sf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, df, loc, scale):
+            return ss.t.sf(x, df, loc, scale)
+        return self._tails(x, df, loc, scale)[1]
+
+    def logsf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, df, loc, scale):
+            return ss.t.logsf(x, df, loc, scale)
+        cdf, sf = self._tails(x, df, loc, scale)
+        return _log_both(fn.greater(x, loc), sf, cdf)
+
 
 class _Gamma:
     """The gamma distribution ``gamma(a, loc, scale)``."""
@@ -109,6 +171,36 @@ class _Gamma:
         if not is_traced(x, a, loc, scale):
             return ss.gamma.pdf(x, a, loc, scale)
         return fn.exp(self.logpdf(x, a, loc, scale))
+
+    def _tails(self, x: Any, a: Any, loc: Any, scale: Any) -> tuple[Any, Any, Any]:
+        """``(cdf, sf, lower)``; ``lower`` marks the points below the mean ``a``."""
+        y = _standard(x, loc, scale)
+        inside = fn.greater(y, 0)
+        y = fn.where(inside, y, 1.0)
+        cdf = fn.where(inside, fsp.gammainc(a, y), 0.0)
+        return cdf, fn.where(inside, fsp.gammaincc(a, y), 1.0), fn.less(y, a)
+
+    def cdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, loc, scale):
+            return ss.gamma.cdf(x, a, loc, scale)
+        return self._tails(x, a, loc, scale)[0]
+
+    def logcdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, loc, scale):
+            return ss.gamma.logcdf(x, a, loc, scale)
+        cdf, sf, lower = self._tails(x, a, loc, scale)
+        return _log_both(lower, cdf, sf)
+
+    def sf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, loc, scale):
+            return ss.gamma.sf(x, a, loc, scale)
+        return self._tails(x, a, loc, scale)[1]
+
+    def logsf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, loc, scale):
+            return ss.gamma.logsf(x, a, loc, scale)
+        cdf, sf, lower = self._tails(x, a, loc, scale)
+        return _log_both(fn.logical_not(lower), sf, cdf)
 
 
 class _Beta:
@@ -129,6 +221,38 @@ class _Beta:
             return ss.beta.pdf(x, a, b, loc, scale)
         return fn.exp(self.logpdf(x, a, b, loc, scale))
 
+    def _tails(self, x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple[Any, Any, Any]:
+        """``(cdf, sf, lower)``: ``sf`` is ``I_{1-y}(b, a)``, accurate in the upper tail."""
+        y = _standard(x, loc, scale)
+        inside = fn.greater(y, 0) & fn.less(y, 1)
+        above = fn.greater_equal(y, 1)
+        y = fn.where(inside, y, 0.5)
+        cdf = fn.where(inside, fsp.betainc(a, b, y), fn.where(above, 1.0, 0.0))
+        sf = fn.where(inside, fsp.betainc(b, a, fn.subtract(1.0, y)), fn.where(above, 0.0, 1.0))
+        return cdf, sf, fn.less(fn.multiply(y, fn.add(a, b)), a)
+
+    def cdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, b, loc, scale):
+            return ss.beta.cdf(x, a, b, loc, scale)
+        return self._tails(x, a, b, loc, scale)[0]
+
+    def logcdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, b, loc, scale):
+            return ss.beta.logcdf(x, a, b, loc, scale)
+        cdf, sf, lower = self._tails(x, a, b, loc, scale)
+        return _log_both(lower, cdf, sf)
+
+    def sf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, b, loc, scale):
+            return ss.beta.sf(x, a, b, loc, scale)
+        return self._tails(x, a, b, loc, scale)[1]
+
+    def logsf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
+        if not is_traced(x, a, b, loc, scale):
+            return ss.beta.logsf(x, a, b, loc, scale)
+        cdf, sf, lower = self._tails(x, a, b, loc, scale)
+        return _log_both(fn.logical_not(lower), sf, cdf)
+
 
 class _Poisson:
     """The Poisson distribution ``poisson(mu, loc)``; differentiable in ``mu``."""
@@ -146,9 +270,40 @@ class _Poisson:
             return ss.poisson.pmf(k, mu, loc)
         return fn.exp(self.logpmf(k, mu, loc))
 
+    def _tails(self, k: Any, mu: Any, loc: Any) -> tuple[Any, Any, Any]:
+        """``(cdf, sf, lower)``: ``cdf = gammaincc(floor(k) + 1, mu)``, ``sf = gammainc``."""
+        k = fn.floor(fn.subtract(k, loc))
+        inside = fn.greater_equal(k, 0)
+        shape = fn.add(fn.where(inside, k, 0.0), 1.0)
+        cdf = fn.where(inside, fsp.gammaincc(shape, mu), 0.0)
+        return cdf, fn.where(inside, fsp.gammainc(shape, mu), 1.0), fn.less(k, mu)
+
+    def cdf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        if not is_traced(k, mu, loc):
+            return ss.poisson.cdf(k, mu, loc)
+        return self._tails(k, mu, loc)[0]
+
+    def logcdf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        if not is_traced(k, mu, loc):
+            return ss.poisson.logcdf(k, mu, loc)
+        cdf, sf, lower = self._tails(k, mu, loc)
+        return _log_both(lower, cdf, sf)
+
+    def sf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        if not is_traced(k, mu, loc):
+            return ss.poisson.sf(k, mu, loc)
+        return self._tails(k, mu, loc)[1]
+
+    def logsf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
+        if not is_traced(k, mu, loc):
+            return ss.poisson.logsf(k, mu, loc)
+        cdf, sf, lower = self._tails(k, mu, loc)
+        return _log_both(fn.logical_not(lower), sf, cdf)
+
 
 norm = _Norm()
 t = _T()
 gamma = _Gamma()
 beta = _Beta()
 poisson = _Poisson()
+multivariate_normal = _multivariate.multivariate_normal
