@@ -315,3 +315,15 @@ def test_pytree_arguments_take_the_fast_path_and_keep_signatures_apart():
     assert f.trace_count == 3
     with pytest.raises(SlowPath):
         tree_key(({"w": 1.0},), [])
+
+
+def test_division_by_zero_gives_what_numpy_gives_not_an_exception():
+    def f(x, y):
+        return x / y, np.fmod(x, y), fnad.grad(lambda s: np.log(s))(x[0] * 0.0)
+
+    x, y = np.array([1.0, -1.0, 0.0]), np.zeros(3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = f(x, y)
+        got = fnad.jit(f)(x, y)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

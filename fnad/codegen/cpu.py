@@ -182,7 +182,9 @@ def generate(
     """Python source of a module whose ``function`` computes ``graph`` (and, unless
     ``parallel`` is False and where a fused region allows it, ``function + "_parallel"``)."""
     em = _body(graph, Emitter(precise))
-    flags = f"cache=True, nogil=True, fastmath={fastmath}"
+    # NOTE: error_model="numpy": a division by zero gives inf or nan as in NumPy, not a
+    # raised ZeroDivisionError (Python's rule, Numba's default).
+    flags = f"cache=True, nogil=True, fastmath={fastmath}, error_model='numpy'"
     functions = _function(em, graph, flags, function)
     par = _body(graph, Emitter(precise, parallel=True)) if parallel is not False else None
     if par is not None and par.parallel_elements:
