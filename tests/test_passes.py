@@ -372,3 +372,21 @@ def test_every_pass_preserves_random_programs(program):
     for graph in (trace(f, X, X + 1), trace(fnad.grad(f, argnums=(0, 1)), X, X + 1)):
         for p in (*CLEANUP, fuse, optimize):
             run_pass(p, graph)
+
+
+def test_cse_keeps_loops_whose_bodies_differ_only_in_wiring():
+    from fnad.passes.cse import cse
+
+    def f(x, xs):
+        a, ya = fnad.scan(lambda h, v: (h - v, h * v), x, xs)
+        b, yb = fnad.scan(lambda h, v: (v - h, v * h), x, xs)
+        return a, b, ya, yb
+
+    x, xs = np.array(0.5), np.array([1.0, 2.0, 4.0])
+    graph = fnad.make_graph(f)(x, xs)
+    merged = cse(graph)
+    assert len([n for n in merged.nodes if n.prim.name == "scan"]) == 2
+    for got, want in zip(fnad.eval_graph(merged, x, xs), f(x, xs)):
+        np.testing.assert_allclose(got, want)
+    twice = fnad.make_graph(lambda x, xs: [f(x, xs)[0], f(x, xs)[0]])(x, xs)
+    assert len([n for n in cse(twice).nodes if n.prim.name == "scan"]) == 2  # a's and b's

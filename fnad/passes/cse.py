@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fnad.core.graph import Atom, Graph, Literal, Node, format_param
+from fnad.core.graph import Atom, Graph, Literal, Node, format_param, subgraphs
 from fnad.passes.rewrite import rewrite
 
 
@@ -18,8 +18,17 @@ def atom_key(a: Atom) -> Any:
     return id(a)
 
 
+def param_key(value: Any) -> Any:
+    """A param as a hashable key; a graph (a loop body, a region) by its fingerprint, which
+    names its variables: two bodies of the same shape wired differently must differ."""
+    graphs = subgraphs(value)
+    if graphs:
+        return tuple(g.fingerprint() for g in graphs)
+    return format_param(value, lambda a: "", 0)
+
+
 def node_key(prim_name: str, inputs: tuple[Atom, ...], params: dict[str, Any]) -> Any:
-    text = tuple((k, format_param(params[k], lambda a: "", 0)) for k in sorted(params))
+    text = tuple((k, param_key(params[k])) for k in sorted(params))
     return prim_name, tuple(atom_key(a) for a in inputs), text
 
 
