@@ -157,3 +157,22 @@ def test_reductions_of_computed_values_fold_in_chunks_and_match_numpy():
     assert jitted.compile_count == 2  # size 1 is a broadcast pattern of its own
     source = jitted.lower(x, z).source
     assert "_fold_sum(" in source and "_fold_max(" in source and "_fold_prod(" in source
+
+
+def test_contractions_over_leading_axes_read_operands_without_transposing_copies():
+    specs = ["zij,zik->jk", "abc,abd->cd", "abc,dab->cd", "ji,ik->jk", "abij,abjk->ik"]
+    rng = np.random.default_rng(5)
+
+    def f(*xs):
+        return [np.einsum(s, xs[2 * k], xs[2 * k + 1]) for k, s in enumerate(specs)]
+
+    args = []
+    for s in specs:
+        ins = s.split("->")[0].split(",")
+        sizes = {c: i + 2 for i, c in enumerate(sorted(set("".join(ins))))}
+        args += [rng.normal(size=[sizes[c] for c in sub]) for sub in ins]
+    jitted = fnad.jit(f)
+    for got, want in zip(jitted(*args), f(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    first = jitted.lower(*args).source.split("einsum[spec=zij,zik->jk]")[1].split("\n")[1]
+    assert "np.transpose" not in first and ".T" in first  # a free view, not a copy

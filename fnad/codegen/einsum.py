@@ -25,6 +25,11 @@ def _as_matrix(name: str, subs: str, rows: list[str], cols: list[str], batch: li
             return name
         if "".join(order) == subs[::-1]:
             return f"{name}.T"
+    if not batch and "".join(cols + rows) == subs and rows and cols:
+        # NOTE: stored columns-first: a free reshape and a transposed view, which BLAS
+        # reads directly, instead of a transposing copy.
+        dims = ", ".join(_product(name, subs, g) for g in (cols, rows))
+        return f"np.ascontiguousarray({name}).reshape(({dims})).T"
     perm = tuple(subs.index(c) for c in order)
     view = name if perm == tuple(range(len(subs))) else f"np.transpose({name}, {perm})"
     dims = [_product(name, subs, g) for g in ((batch,) if batch else ()) + (rows, cols)]
