@@ -42,7 +42,7 @@ VECTOR_MATH = {
     },
     np.dtype(np.float32): {
         **dict.fromkeys(_EXP_LOG + _HYPERBOLIC, "vmath32"),
-        **dict.fromkeys(_TRIG, "vtrig"),
+        **dict.fromkeys(_TRIG, "vtrig32"),
     },
 }
 """Per dtype, the primitives whose scalar code is a vectorizable function of fnad.codegen
@@ -152,9 +152,9 @@ def emit_region(fused: Node, em: Emitter) -> None:
     if not trig:
         _emit_loops(region, em, None)
         return
-    # NOTE: the vectorized reduction of sin/cos/tan is exact up to vtrig.HUGE only. The loop
-    # ORs a flag (which vectorizes) and, if an argument was beyond, the region runs again
-    # with libm: the common path never holds a call.
+    # NOTE: the vectorized reduction of sin/cos/tan is exact up to vtrig.HUGE only (float32:
+    # vtrig32.HUGE). The loop ORs a flag (which vectorizes) and, if an argument was beyond,
+    # the region runs again with libm: the common path never holds a call.
     flag = em.fresh("huge")
     em.emit(f"{flag} = 0")
     _emit_loops(region, em, flag)
@@ -300,8 +300,10 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             arg = _read(node.inputs[0], local, idx, em)
             if arg not in guarded:
                 guarded.add(arg)
+                module = vector_function(node.prim.name, out.spec.dtype).split(".")[0]
                 # NOTE: Numba's parallel loops reduce with += and *= only.
-                em.emit(f"{flag} {'+=' if parallel else '|='} vtrig.trig_huge({arg})", body)
+                huge = f"{module}.trig_huge({arg})"
+                em.emit(f"{flag} {'+=' if parallel else '|='} {huge}", body)
     for out, buf in buffers.items():
         node = next(n for n in split if n.outs[0] is out)
         from fnad.codegen.cpu import scalar_literal
