@@ -18,6 +18,7 @@ from numba import njit
 import fnad
 from fnad.codegen import vmath, vmath32, vtrig, vtrig32
 from fnad.codegen.region import VECTOR_MATH, vector_function
+from fnad.jit import PARALLEL_MIN_ELEMENTS
 
 NAMES = sorted(VECTOR_MATH[np.dtype(np.float64)])
 # Maximum error in ulp against NumPy's float64 functions (float32: NumPy's float64 result
@@ -116,7 +117,8 @@ def test_dense_sweep_within_bound(name, dtype):
 
 # Float32 functions whose error bound rests on an argument about where rounding errors
 # cancel, with the range beyond which the result is trivially right (or libm's).
-EXHAUSTIVE = {"sin": vtrig32.HUGE, "cos": vtrig32.HUGE, "tan": vtrig32.HUGE, "tanh": 9.5}
+EXHAUSTIVE = {"sin": vtrig32.HUGE, "cos": vtrig32.HUGE, "tan": vtrig32.HUGE}
+EXHAUSTIVE.update(tanh=9.5, sinh=90.0, cosh=90.0)
 
 
 @pytest.mark.slow
@@ -220,3 +222,24 @@ def test_jit_uses_vectorizable_math_and_precise_uses_libm(dtype):
             for got, want in zip(f(x), expected):
                 np.testing.assert_allclose(got, want, rtol=rtol)
         x[7] = 0.5
+
+
+def trig3(x):
+    return np.sin(x), np.cos(x), np.tan(x)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_float32_trig_flags_its_own_threshold(parallel):
+    """A float32 argument beyond vtrig32.HUGE (but far below float64's vtrig.HUGE) sends the
+    region to libm, in the serial and the 2-thread loop alike."""
+    x = np.random.default_rng(3).uniform(-4e5, 4e5, PARALLEL_MIN_ELEMENTS + 999)
+    x = x.astype(np.float32)
+    x[123] = 3 * vtrig32.HUGE
+    f = fnad.jit(trig3, parallel=parallel)
+    source = f.lower(x).source
+    assert "vtrig32.trig_huge(" in source and "math.sin(" in source
+    assert ("prange" in source) == parallel
+    for _ in range(2):
+        for name, got in zip(TRIG, f(x)):
+            assert np.max(ulp_error(got, reference(name, x))) <= 1.0, name
+        x[np.abs(x) > vtrig32.HUGE] = 0.25  # now every lane takes the vectorized path

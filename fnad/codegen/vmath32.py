@@ -211,36 +211,36 @@ def log1p_f32(x):
 
 
 @_jit
-def _exp_half(a):
-    """``(hi, lo)``, ``hi + lo = exp(a) / 2`` for ``0 <= a``, ``hi`` overflowing only where
-    the result does."""
+def _exp_pair(a, sign):
+    """``(exp(a) + sign exp(-a)) / 2`` for ``a >= 0`` (``sign`` -1 only for ``a >= 1``),
+    overflowing only where the result does."""
     n, r = _reduce(min(a, F(90.0)))
     s = r + _tail(r)
     m = _ONE + s
-    return _scale(m, n - 1), _scale((_ONE - m) + s, n - 1)
+    m_lo = s - (m - _ONE)  # the rounding of m, put back: it would cost half an ulp
+    # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-126
+    # the second term is far below an ulp of the first
+    e = pow2(np.int32(-min(n, np.int32(63))))
+    e = e * e  # NOTE: squared rather than pow2(-2n): doubling n would widen it to int64
+    return _scale(m + fma(sign, e / m, m_lo), np.int32(n - 1))
 
 
 @_jit
 def sinh_f32(x):
     a = abs(x)
     z = a * a
-    # sinh(a) = a + a z P(z) below 1: Taylor to degree 11
-    p = F(2.505210838544172e-08)
-    p = fma(p, z, F(2.7557319223985893e-06))
-    p = fma(p, z, F(1.984126984126984e-04))
-    p = fma(p, z, F(8.333333333333333e-03))
-    p = fma(p, z, F(1.6666666666666666e-01))
+    # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-32)
+    p = F(2.8062802582276946e-06)
+    p = fma(p, z, F(0.00019838101968683888))
+    p = fma(p, z, F(0.00833333967591706))
+    p = fma(p, z, F(0.16666666646842135))
     small = fma(a * z, p, a)
-    hi, lo = _exp_half(a)
-    y = small if a < _ONE else hi + (lo - _QUARTER / hi)
-    y = -y if x < _ZERO else y
-    return x if (x != x or x == _ZERO) else y
+    return math.copysign(small if a < _ONE else _exp_pair(a, -_ONE), x)
 
 
 @_jit
 def cosh_f32(x):
-    hi, lo = _exp_half(abs(x))
-    return x * x if x != x else hi + (lo + _QUARTER / hi)
+    return _exp_pair(abs(x), _ONE)
 
 
 @_jit
