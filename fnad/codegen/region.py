@@ -156,7 +156,10 @@ def emit_region(fused: Node, em: Emitter) -> None:
     # vtrig32.HUGE). The loop ORs a flag (which vectorizes) and, if an argument was beyond,
     # the region runs again with libm: the common path never holds a call.
     flag = em.fresh("huge")
-    em.emit(f"{flag} = 0")
+    # NOTE: a bool ORed per element vectorizes as a mask; an int flag would be widened to
+    # int64 lanes and halve a float32 loop's throughput. Numba's parallel loops reduce with
+    # += and *= only, so there each chunk ORs a bool of its own and adds it (_emit_loops).
+    em.emit(f"{flag} = {0 if em.parallel and parallel_ok(region) else False}")
     _emit_loops(region, em, flag)
     em.emit(f"if {flag}:  # an argument of sin/cos/tan beyond vtrig.HUGE: use libm")
     em.indent, em.precise = em.indent + 1, True
@@ -274,16 +277,28 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     for line in alloc if not parallel else []:
         em.emit(line)
     outer = depth - 1 if split else depth
+    # the flag each element ORs into: a parallel loop's chunk (or row) has one of its own
+    seen = em.fresh("seen") if flag and parallel else flag
+    body = depth + 1
+    if seen != flag and outer == depth == 1:
+        start = em.fresh("c")
+        em.emit(f"for {start} in prange(0, n0, {CHUNK}):")
+        em.emit(f"{seen} = False", 2)
+        em.emit(f"for i0 in range({start}, min({start} + {CHUNK}, n0)):", 2)
+        body, outer = 3, 0
     for k in range(outer):
         loop = "prange" if parallel and k == 0 else "range"
         em.emit(f"for i{k} in {loop}(n{k}):", k + 1)
-    body = depth + 1
+        if k == 0 and seen != flag:
+            em.emit(f"{seen} = False", 2)
     if split:
         last, start, count, j = depth - 1, em.fresh("c"), em.fresh("m"), em.fresh("j")
         loop = "prange" if parallel and last == 0 else "range"
         em.emit(f"for {start} in {loop}(0, n{last}, {CHUNK}):", depth)
         for line in alloc if parallel else []:
             em.emit(line, depth + 1)
+        if last == 0 and seen != flag:
+            em.emit(f"{seen} = False", 2)
         em.emit(f"{count} = min({CHUNK}, n{last} - {start})", depth + 1)
         em.emit(f"for {j} in range({count}):", depth + 1)
         em.emit(f"i{last} = {start} + {j}", depth + 2)
@@ -301,9 +316,7 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             if arg not in guarded:
                 guarded.add(arg)
                 module = vector_function(node.prim.name, out.spec.dtype).split(".")[0]
-                # NOTE: Numba's parallel loops reduce with += and *= only.
-                huge = f"{module}.trig_huge({arg})"
-                em.emit(f"{flag} {'+=' if parallel else '|='} {huge}", body)
+                em.emit(f"{seen} |= {module}.trig_huge({arg})", body)
     for out, buf in buffers.items():
         node = next(n for n in split if n.outs[0] is out)
         from fnad.codegen.cpu import scalar_literal
@@ -313,6 +326,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
         ident = scalar_literal(_identity(node.prim.name, out.spec.dtype))
         fold = f"{_fold_helper(node.prim.name, em)}({buf}, {count}, {ident})"
         em.emit(REDUCE_STEP[node.prim.name].format(acc=acc, v=fold), depth + 1)
+    if seen != flag:
+        em.emit(f"{flag} += {seen}", 2)
 
 
 def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:

@@ -38,9 +38,9 @@ _PIO2_3 = -1.4973849048591698e-33
 
 @_jit
 def trig_huge(x):
-    """1 when ``x`` is finite and too large for the vectorized reduction, else 0."""
+    """Whether ``x`` is finite and too large for the vectorized reduction."""
     a = abs(np.float64(x))
-    return 1 if (a > HUGE and a != np.inf) else 0
+    return a > HUGE and a != np.inf
 
 
 @_jit

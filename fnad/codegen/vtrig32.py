@@ -33,9 +33,9 @@ _PIO2_3 = F(-1.7151245e-15)
 
 @_jit
 def trig_huge(x):
-    """1 when float32 ``x`` is finite and too large for the vectorized reduction, else 0."""
+    """Whether float32 ``x`` is finite and too large for the vectorized reduction."""
     a = abs(x)
-    return 1 if (a > HUGE and a != _INF) else 0
+    return a > HUGE and a != _INF
 
 
 @_jit
