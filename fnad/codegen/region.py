@@ -281,10 +281,10 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     seen = em.fresh("seen") if flag and parallel else flag
     body = depth + 1
     if seen != flag and outer == depth == 1:
-        start = em.fresh("c")
-        em.emit(f"for {start} in prange(0, n0, {CHUNK}):")
+        block = em.fresh("b")
+        em.emit(f"for {block} in prange((n0 + {CHUNK - 1}) // {CHUNK}):")
         em.emit(f"{seen} = False", 2)
-        em.emit(f"for i0 in range({start}, min({start} + {CHUNK}, n0)):", 2)
+        em.emit(f"for i0 in range({block} * {CHUNK}, min({block} * {CHUNK} + {CHUNK}, n0)):", 2)
         body, outer = 3, 0
     for k in range(outer):
         loop = "prange" if parallel and k == 0 else "range"
@@ -293,8 +293,13 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             em.emit(f"{seen} = False", 2)
     if split:
         last, start, count, j = depth - 1, em.fresh("c"), em.fresh("m"), em.fresh("j")
-        loop = "prange" if parallel and last == 0 else "range"
-        em.emit(f"for {start} in {loop}(0, n{last}, {CHUNK}):", depth)
+        if parallel and last == 0:
+            # NOTE: Numba's prange takes a step of 1 only: it runs over chunk numbers.
+            block = em.fresh("b")
+            em.emit(f"for {block} in prange((n0 + {CHUNK - 1}) // {CHUNK}):", depth)
+            em.emit(f"{start} = {block} * {CHUNK}", depth + 1)
+        else:
+            em.emit(f"for {start} in range(0, n{last}, {CHUNK}):", depth)
         for line in alloc if parallel else []:
             em.emit(line, depth + 1)
         if last == 0 and seen != flag:
