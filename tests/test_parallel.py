@@ -110,3 +110,20 @@ def test_one_thread_runs_serial():
 def test_bad_parallel_argument_is_named():
     with pytest.raises(TypeError, match="parallel must be None .* got 'yes'"):
         fnad.jit(np.sin, parallel="yes")
+
+
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs NUMBA_NUM_THREADS >= 2")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parallel_loops_compile_without_falling_back(dtype, caplog):
+    """Chunked loops (a sum along the inner axis, the per-chunk flag of sin) must compile
+    as parallel loops: Numba's prange takes a step of 1 only."""
+    x, m = inputs(LARGE)
+    f = fnad.jit(program, parallel=True)
+    with caplog.at_level("WARNING", logger="fnad"):
+        got = f(x.astype(dtype), m.astype(dtype))
+    assert "failed to compile" not in caplog.text
+    # float32 sums and products of 135,000 terms round at about 1e-4; a lost chunk of 512
+    # elements would be off by 4e-3
+    tol = 1e-12 if dtype == np.float64 else 1e-3
+    for g, w in zip(got, expected(x.astype(dtype), m.astype(dtype)), strict=True):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)

@@ -25,7 +25,7 @@ from fnad.core.spec import ArraySpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
 _RESERVED |= {"prange"}
-_RESERVED |= {"vmath", "vmath32", "vtrig", "memory"}
+_RESERVED |= {"vmath", "vmath32", "vtrig", "vtrig32", "memory"}
 
 HELPERS = """
 @njit(cache=True, inline="always")

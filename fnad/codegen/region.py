@@ -42,7 +42,7 @@ VECTOR_MATH = {
     },
     np.dtype(np.float32): {
         **dict.fromkeys(_EXP_LOG + _HYPERBOLIC, "vmath32"),
-        **dict.fromkeys(_TRIG, "vtrig"),
+        **dict.fromkeys(_TRIG, "vtrig32"),
     },
 }
 """Per dtype, the primitives whose scalar code is a vectorizable function of fnad.codegen
@@ -152,11 +152,14 @@ def emit_region(fused: Node, em: Emitter) -> None:
     if not trig:
         _emit_loops(region, em, None)
         return
-    # NOTE: the vectorized reduction of sin/cos/tan is exact up to vtrig.HUGE only. The loop
-    # ORs a flag (which vectorizes) and, if an argument was beyond, the region runs again
-    # with libm: the common path never holds a call.
+    # NOTE: the vectorized reduction of sin/cos/tan is exact up to vtrig.HUGE only (float32:
+    # vtrig32.HUGE). The loop ORs a flag (which vectorizes) and, if an argument was beyond,
+    # the region runs again with libm: the common path never holds a call.
     flag = em.fresh("huge")
-    em.emit(f"{flag} = 0")
+    # NOTE: a bool ORed per element vectorizes as a mask; an int flag would be widened to
+    # int64 lanes and halve a float32 loop's throughput. Numba's parallel loops reduce with
+    # += and *= only, so there each chunk ORs a bool of its own and adds it (_emit_loops).
+    em.emit(f"{flag} = {0 if em.parallel and parallel_ok(region) else False}")
     _emit_loops(region, em, flag)
     em.emit(f"if {flag}:  # an argument of sin/cos/tan beyond vtrig.HUGE: use libm")
     em.indent, em.precise = em.indent + 1, True
@@ -274,16 +277,33 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     for line in alloc if not parallel else []:
         em.emit(line)
     outer = depth - 1 if split else depth
+    # the flag each element ORs into: a parallel loop's chunk (or row) has one of its own
+    seen = em.fresh("seen") if flag and parallel else flag
+    body = depth + 1
+    if seen != flag and outer == depth == 1:
+        block = em.fresh("b")
+        em.emit(f"for {block} in prange((n0 + {CHUNK - 1}) // {CHUNK}):")
+        em.emit(f"{seen} = False", 2)
+        em.emit(f"for i0 in range({block} * {CHUNK}, min({block} * {CHUNK} + {CHUNK}, n0)):", 2)
+        body, outer = 3, 0
     for k in range(outer):
         loop = "prange" if parallel and k == 0 else "range"
         em.emit(f"for i{k} in {loop}(n{k}):", k + 1)
-    body = depth + 1
+        if k == 0 and seen != flag:
+            em.emit(f"{seen} = False", 2)
     if split:
         last, start, count, j = depth - 1, em.fresh("c"), em.fresh("m"), em.fresh("j")
-        loop = "prange" if parallel and last == 0 else "range"
-        em.emit(f"for {start} in {loop}(0, n{last}, {CHUNK}):", depth)
+        if parallel and last == 0:
+            # NOTE: Numba's prange takes a step of 1 only: it runs over chunk numbers.
+            block = em.fresh("b")
+            em.emit(f"for {block} in prange((n0 + {CHUNK - 1}) // {CHUNK}):", depth)
+            em.emit(f"{start} = {block} * {CHUNK}", depth + 1)
+        else:
+            em.emit(f"for {start} in range(0, n{last}, {CHUNK}):", depth)
         for line in alloc if parallel else []:
             em.emit(line, depth + 1)
+        if last == 0 and seen != flag:
+            em.emit(f"{seen} = False", 2)
         em.emit(f"{count} = min({CHUNK}, n{last} - {start})", depth + 1)
         em.emit(f"for {j} in range({count}):", depth + 1)
         em.emit(f"i{last} = {start} + {j}", depth + 2)
@@ -300,8 +320,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             arg = _read(node.inputs[0], local, idx, em)
             if arg not in guarded:
                 guarded.add(arg)
-                # NOTE: Numba's parallel loops reduce with += and *= only.
-                em.emit(f"{flag} {'+=' if parallel else '|='} vtrig.trig_huge({arg})", body)
+                module = vector_function(node.prim.name, out.spec.dtype).split(".")[0]
+                em.emit(f"{seen} |= {module}.trig_huge({arg})", body)
     for out, buf in buffers.items():
         node = next(n for n in split if n.outs[0] is out)
         from fnad.codegen.cpu import scalar_literal
@@ -311,6 +331,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
         ident = scalar_literal(_identity(node.prim.name, out.spec.dtype))
         fold = f"{_fold_helper(node.prim.name, em)}({buf}, {count}, {ident})"
         em.emit(REDUCE_STEP[node.prim.name].format(acc=acc, v=fold), depth + 1)
+    if seen != flag:
+        em.emit(f"{flag} += {seen}", 2)
 
 
 def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:

@@ -7,8 +7,8 @@ subnormals, overflow and underflow) is a select at the end rather than a branch 
 work, so LLVM inlines them into the loop and vectorizes it (AVX-512 where the CPU has it).
 
 Each function is accurate to at most 2 ulp against a correctly rounded result over the whole
-domain (docs/math.md has the measured table). The float32 variants compute in float64 with
-shorter polynomials and round once at the end. ``fnad.jit(..., precise=True)`` uses libm.
+domain (docs/math.md has the measured table). The float32 variants (vmath32.py,
+vtrig32.py) compute in float32. ``fnad.jit(..., precise=True)`` uses libm.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ the correctly rounded float32 value (docs/math.md), special cases selected at th
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -209,56 +211,52 @@ def log1p_f32(x):
 
 
 @_jit
-def _exp_half(a):
-    """``(hi, lo)``, ``hi + lo = exp(a) / 2`` for ``0 <= a``, ``hi`` overflowing only where
-    the result does."""
+def _exp_pair(a, sign):
+    """``(exp(a) + sign exp(-a)) / 2`` for ``a >= 0`` (``sign`` -1 only for ``a >= 1``),
+    overflowing only where the result does."""
     n, r = _reduce(min(a, F(90.0)))
     s = r + _tail(r)
     m = _ONE + s
-    return _scale(m, n - 1), _scale((_ONE - m) + s, n - 1)
+    m_lo = s - (m - _ONE)  # the rounding of m, put back: it would cost half an ulp
+    # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-126
+    # the second term is far below an ulp of the first
+    e = pow2(np.int32(-min(n, np.int32(63))))
+    e = e * e  # NOTE: squared rather than pow2(-2n): doubling n would widen it to int64
+    return _scale(m + fma(sign, e / m, m_lo), np.int32(n - 1))
 
 
 @_jit
 def sinh_f32(x):
     a = abs(x)
     z = a * a
-    # sinh(a) = a + a z P(z) below 1: Taylor to degree 11
-    p = F(2.505210838544172e-08)
-    p = fma(p, z, F(2.7557319223985893e-06))
-    p = fma(p, z, F(1.984126984126984e-04))
-    p = fma(p, z, F(8.333333333333333e-03))
-    p = fma(p, z, F(1.6666666666666666e-01))
+    # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-32)
+    p = F(2.8062802582276946e-06)
+    p = fma(p, z, F(0.00019838101968683888))
+    p = fma(p, z, F(0.00833333967591706))
+    p = fma(p, z, F(0.16666666646842135))
     small = fma(a * z, p, a)
-    hi, lo = _exp_half(a)
-    y = small if a < _ONE else hi + (lo - _QUARTER / hi)
-    y = -y if x < _ZERO else y
-    return x if (x != x or x == _ZERO) else y
+    return math.copysign(small if a < _ONE else _exp_pair(a, -_ONE), x)
 
 
 @_jit
 def cosh_f32(x):
-    hi, lo = _exp_half(abs(x))
-    return x * x if x != x else hi + (lo + _QUARTER / hi)
-
-
-@_jit
-def _two_sum(a, b):
-    """``(s, err)``: ``s = fl(a + b)`` and ``s + err = a + b`` exactly."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
+    return _exp_pair(abs(x), _ONE)
 
 
 @_jit
 def tanh_f32(x):
-    a = _TWO * min(abs(x), F(10.0))
-    hi, lo, n = _expm1_parts(a)
-    em, em_lo = _two_sum(hi, lo)
-    d, d_err = _two_sum(em, _TWO)
-    d_err = d_err + em_lo
-    inv = _ONE / d
-    y = em * inv
-    # one Newton step on (em + em_lo) / (d + d_err) removes the roundings of em, d and 1 / d
-    y = y + ((fma(-y, d, em) + em_lo) - y * d_err) * inv
-    y = -y if x < _ZERO else y
-    return x if (x != x or abs(x) < F(1e-9)) else y
+    a = min(abs(x), F(9.5))  # tanh rounds to 1 from 9.01 on
+    z = a * a
+    # tanh(a) = a + a z P(z) below 0.55: P a least-squares fit on Chebyshev nodes
+    p = F(-0.006264368)
+    p = fma(p, z, F(0.021064136))
+    p = fma(p, z, F(-0.053850297))
+    p = fma(p, z, F(0.13332565))
+    p = fma(p, z, F(-0.33333316))
+    small = fma(a * z, p, a)
+    # 1 - 2 / (exp(2a) + 1) above: the quotient is below 0.45, so its rounding errors stay
+    # below half an ulp of the result (faithful on every float32, tests/test_vmath.py)
+    n, r = _reduce(a + a)
+    e = (_ONE + (r + _tail(r))) * pow2(n)
+    large = _ONE - _TWO / (e + _ONE)
+    return math.copysign(small if a < F(0.55) else large, x)

@@ -1,27 +1,30 @@
-"""Vectorizable trigonometric and hyperbolic functions for fused loops (see vmath.py).
+"""Vectorizable float64 trigonometric and hyperbolic functions for fused loops (see
+vmath.py; float32 ``sin``/``cos``/``tan`` are in vtrig32.py).
 
 ``sin``, ``cos`` and ``tan`` reduce the argument by multiples of pi/2 held in three parts
 (Cody and Waite's scheme, with FMA and double-double arithmetic), exact enough for
 ``|x| <= HUGE``. A fused loop that meets a larger finite argument notices it through
 ``trig_huge`` (an integer OR, which vectorizes) and recomputes the whole region with libm
-afterwards, so the common path never carries a call. The hyperbolic functions are built
-from ``exp``/``expm1`` with their overflow thresholds handled by exact scaling.
+afterwards, so the common path never carries a call. ``sinh`` and ``tanh`` are a
+polynomial near zero and built from ``exp`` beyond, both computed and one selected;
+overflow thresholds are handled by exact scaling.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from fnad.codegen.vmath import (
     _SHIFT,
     _exp_reduce,
-    _expm1_finish,
-    _expm1_reduce,
     _expm1_tail,
     _jit,
     _scale,
     f64_bits,
     fma,
+    pow2,
 )
 
 HUGE = 2.0**28
@@ -35,9 +38,9 @@ _PIO2_3 = -1.4973849048591698e-33
 
 @_jit
 def trig_huge(x):
-    """1 when ``x`` is finite and too large for the vectorized reduction, else 0."""
+    """Whether ``x`` is finite and too large for the vectorized reduction."""
     a = abs(np.float64(x))
-    return 1 if (a > HUGE and a != np.inf) else 0
+    return a > HUGE and a != np.inf
 
 
 @_jit
@@ -88,27 +91,6 @@ def _cos_poly(r, lo):
 
 
 @_jit
-def _sin_poly32(r):
-    z = r * r
-    p = 2.7557319223985893e-06
-    p = fma(p, z, -1.984126984126984e-04)
-    p = fma(p, z, 8.333333333333333e-03)
-    p = fma(p, z, -1.6666666666666666e-01)
-    return r + r * z * p
-
-
-@_jit
-def _cos_poly32(r):
-    z = r * r
-    p = 2.08767569878681e-09
-    p = fma(p, z, -2.755731922398589e-07)
-    p = fma(p, z, 2.48015873015873e-05)
-    p = fma(p, z, -1.3888888888888889e-03)
-    p = fma(p, z, 4.1666666666666664e-02)
-    return 1.0 - 0.5 * z + z * z * p
-
-
-@_jit
 def _sin_pick(x, q, s, c):
     v = c if q & 1 else s
     v = -v if q & 2 else v
@@ -146,24 +128,6 @@ def tan_f64(x):
 
 
 @_jit
-def sin_f32(x):
-    q, r, lo = _reduce(np.float64(x))
-    return np.float32(_sin_pick(np.float64(x), q, _sin_poly32(r), _cos_poly32(r)))
-
-
-@_jit
-def cos_f32(x):
-    q, r, lo = _reduce(np.float64(x))
-    return np.float32(_cos_pick(q, _sin_poly32(r), _cos_poly32(r)))
-
-
-@_jit
-def tan_f32(x):
-    q, r, lo = _reduce(np.float64(x))
-    return np.float32(_tan_pick(np.float64(x), q, _sin_poly32(r), _cos_poly32(r)))
-
-
-@_jit
 def _exp_half(a):
     """``exp(a) / 2`` for ``0 <= a``, without overflowing before the true result does."""
     n, r = _exp_reduce(min(a, 711.0))
@@ -171,37 +135,31 @@ def _exp_half(a):
 
 
 @_jit
-def _sinh(x, small_em, h):
-    """``sinh(x)`` from ``small_em = expm1(|x|)`` (used below 1) and ``h = exp(|x|) / 2``."""
-    a = abs(x)
-    small = a < 1.0
-    # one division serves both: em / (em + 1) below 1, 0.25 / h above
-    q = (small_em if small else 0.25) / (small_em + 1.0 if small else h)
-    y = 0.5 * (small_em + q) if small else h - q
-    y = -y if x < 0.0 else y
-    return x if (x != x or a < 1e-9) else y
-
-
-@_jit
-def _tanh(x, em):
-    """``tanh(x)`` from ``em = expm1(2 min(|x|, 20))``."""
-    d = em + 2.0
-    d_err = (2.0 - d) + em
-    inv = 1.0 / d
-    y = em * inv
-    # one Newton step removes the rounding of the sum, the reciprocal and the product
-    y = y + (fma(-y, d, em) - y * d_err) * inv
-    y = -y if x < 0.0 else y
-    return x if (x != x or abs(x) < 1e-9) else y
+def _sinh_large(a):
+    """``sinh(a)`` for ``a >= 1``, overflowing only where the result does."""
+    n, r = _exp_reduce(min(a, 711.0))
+    s = r + _expm1_tail(r)
+    m = 1.0 + s
+    m_lo = s - (m - 1.0)  # the rounding of m, put back: it would cost half an ulp
+    # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-1022
+    # the second term is far below an ulp of the first
+    return _scale(m + (m_lo - pow2(-min(n + n, 1022)) / m), n - 1)
 
 
 @_jit
 def sinh_f64(x):
     a = abs(x)
-    n, r = _exp_reduce(min(a, 711.0))
-    t = _expm1_tail(r)
-    # one reduction serves both: expm1(a) for small a, exp(a) / 2 for large a
-    return _sinh(x, _expm1_finish(a, n, r, t), _scale(1.0 + (r + t), n - 1))
+    z = a * a
+    # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-61)
+    p = 7.746178593018827e-13
+    p = fma(p, z, 1.6057679623801638e-10)
+    p = fma(p, z, 2.5052117695907823e-08)
+    p = fma(p, z, 2.7557319191381816e-06)
+    p = fma(p, z, 0.00019841269841324198)
+    p = fma(p, z, 0.008333333333333299)
+    p = fma(p, z, 0.16666666666666666)
+    small = fma(a * z, p, a)
+    return math.copysign(small if a < 1.0 else _sinh_large(a), x)
 
 
 @_jit
@@ -212,6 +170,30 @@ def cosh_f64(x):
 
 @_jit
 def tanh_f64(x):
-    a = 2.0 * min(abs(x), 20.0)
-    n, r = _expm1_reduce(a)
-    return _tanh(x, _expm1_finish(a, n, r, _expm1_tail(r)))
+    a = min(abs(x), 20.0)  # tanh rounds to 1 from 19.1 on
+    z = a * a
+    # tanh(a) = a + a z P(z) below 0.55: P a Chebyshev fit (error below 2**-56)
+    p = -2.060276537636634e-05
+    p = fma(p, z, 8.511313685577672e-05)
+    p = fma(p, z, -0.0002346347410887237)
+    p = fma(p, z, 0.0005889360520074057)
+    p = fma(p, z, -0.001455661830100716)
+    p = fma(p, z, 0.003592110378689024)
+    p = fma(p, z, -0.008863234397814355)
+    p = fma(p, z, 0.021869488493666944)
+    p = fma(p, z, -0.053968253967434016)
+    p = fma(p, z, 0.13333333333332714)
+    p = fma(p, z, -0.3333333333333333)
+    small = fma(a * z, p, a)
+    # 1 - 2 / (exp(2a) + 1) above: the quotient (below 0.45) would cost an ulp of the
+    # result if the roundings of the sum and of the reciprocal were not put back
+    n, r = _exp_reduce(a + a)
+    s = r + _expm1_tail(r)
+    scale = pow2(n)
+    c = scale + 1.0
+    d = fma(s, scale, c)
+    d_err = fma(s, scale, c - d)  # d + d_err = (1 + s) 2**n + 1, the rounding of d put back
+    inv = 1.0 / d
+    inv = fma(inv, fma(-inv, d, 1.0) - inv * d_err, inv)
+    large = fma(-2.0, inv, 1.0)
+    return math.copysign(small if a < 0.55 else large, x)
