@@ -63,7 +63,7 @@ class Lowered:
     out_tree: PyTreeDef
     device: str = "cpu"
     #: ``jit``'s ``parallel`` option: None chooses by size, True and False force.
-    parallel: bool | None = None
+    parallel: bool | None = False
 
     @property
     def source(self) -> str:
@@ -149,7 +149,7 @@ class Jitted:
         fastmath: bool,
         device: str | None = None,
         precise: bool = False,
-        parallel: bool | None = None,
+        parallel: bool | None = False,
     ) -> None:
         self.fun = fun
         self.fastmath = fastmath
@@ -394,7 +394,7 @@ def jit(
     fastmath: bool = False,
     device: str | None = None,
     precise: bool = False,
-    parallel: bool | None = None,
+    parallel: bool | None = False,
 ):
     """Compile ``fun`` with Numba, per call signature. Usable as ``@jit`` or ``@jit(...)``.
 
@@ -406,8 +406,10 @@ def jit(
     vectorizable versions, within 2 ulp of NumPy and several times faster (docs/math.md).
 
     ``parallel`` runs the outer loops of fused elementwise regions (and their full sums) on
-    Numba's threads (``NUMBA_NUM_THREADS``): None (the default) for regions of at least
-    ``PARALLEL_MIN_ELEMENTS`` elements, True always, False never. Sums then add per-thread
+    Numba's threads (``NUMBA_NUM_THREADS``): None for regions of at least
+    ``PARALLEL_MIN_ELEMENTS`` elements, True always, False (the default) never. Numba's
+    threaded loops lose the vectorization of fnad's math (measured: 2.3x slower per thread),
+    so on two cores they do not pay (docs/performance.md). Sums then add per-thread
     partial results, so they may differ from the serial ones in the last bits.
 
     >>> import fnad, numpy as np

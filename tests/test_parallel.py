@@ -65,7 +65,7 @@ def test_parallel_and_serial_agree_with_numpy(jitted, n, huge):
 
 @pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs NUMBA_NUM_THREADS >= 2")
 def test_chosen_by_size_with_one_compile(jitted):
-    f = fnad.jit(program)
+    f = fnad.jit(program, parallel=None)
     small, large = f.lower(*inputs(SMALL)), f.lower(*inputs(LARGE))
     assert small.source == large.source  # sizes never enter the source
     assert "prange(" in small.source
@@ -98,7 +98,7 @@ def test_parallel_false_source_has_no_parallel_function():
 
 def test_one_thread_runs_serial():
     x, m = inputs(LARGE)
-    lowered = fnad.jit(program).lower(x, m)
+    lowered = fnad.jit(program, parallel=None).lower(x, m)
     previous = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
@@ -127,3 +127,9 @@ def test_parallel_loops_compile_without_falling_back(dtype, caplog):
     tol = 1e-12 if dtype == np.float64 else 1e-3
     for g, w in zip(got, expected(x.astype(dtype), m.astype(dtype)), strict=True):
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+def test_serial_by_default():
+    x, m = inputs(LARGE)
+    lowered = fnad.jit(program).lower(x, m)
+    assert lowered.generated.parallel_function is None and "prange" not in lowered.source
