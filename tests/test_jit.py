@@ -44,11 +44,26 @@ def _registry_cases():
 CASES = _registry_cases()
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_every_primitive_compiled_equals_interpreter(dtype):
-    """All registry cases in one jitted function in float64; the elementwise ones (where
-    float32 arithmetic differs) again in float32. One compile each."""
+#: Registry cases per compiled function: Numba's compile time grows faster than the size
+#: of a function, so the cases are compiled in parts of about this many.
+PART = 40
+
+
+def _parts() -> list:
+    f32 = [c for c in CASES if c[0].elementwise]
+    return [
+        pytest.param(dtype, k, id=f"{np.dtype(dtype).name}-{k}")
+        for dtype, cases in ((np.float64, CASES), (np.float32, f32))
+        for k in range(-(-len(cases) // PART))
+    ]
+
+
+@pytest.mark.parametrize("dtype,part", _parts())
+def test_every_primitive_compiled_equals_interpreter(dtype, part):
+    """All registry cases in float64; the elementwise ones (where float32 arithmetic
+    differs) again in float32. One compile for each part of ``PART`` cases."""
     cases = CASES if dtype == np.float64 else [c for c in CASES if c[0].elementwise]
+    cases = cases[part * PART : (part + 1) * PART]
     flat = [
         tuple(a.astype(dtype) if a.dtype == np.float64 else a for a in args) for _, args, _ in cases
     ]
