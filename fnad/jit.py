@@ -407,10 +407,11 @@ def jit(
 
     ``parallel`` runs the outer loops of fused elementwise regions (and their full sums) on
     Numba's threads (``NUMBA_NUM_THREADS``): None for regions of at least
-    ``PARALLEL_MIN_ELEMENTS`` elements, True always, False (the default) never. Numba's
-    threaded loops lose the vectorization of fnad's math (measured: 2.3x slower per thread),
-    so on two cores they do not pay (docs/performance.md). Sums then add per-thread
-    partial results, so they may differ from the serial ones in the last bits.
+    ``PARALLEL_MIN_ELEMENTS`` elements, True always, False (the default) never. Whether
+    threads pay depends on the loop (docs/performance.md): two threads ran exp/log loops
+    1.7-1.9x faster, but loops with sin/cos/tan lose their vectorization in Numba's
+    threaded form and ran slower. Sums then add per-thread partial results, so they may
+    differ from the serial ones in the last bits.
 
     >>> import fnad, numpy as np
     >>> f = fnad.jit(fnad.grad(lambda x: np.sum(np.sin(x))))
