@@ -409,7 +409,7 @@ def jit(
     Numba's threads (``NUMBA_NUM_THREADS``): None for regions of at least
     ``PARALLEL_MIN_ELEMENTS`` elements, True always, False (the default) never. Whether
     threads pay depends on the loop (docs/performance.md): two threads ran exp/log loops
-    1.7-1.9x faster, but loops with sin/cos/tan lose their vectorization in Numba's
+    1.4-2.4x faster, but loops with sin/cos/tan lose their vectorization in Numba's
     threaded form and ran slower. Sums then add per-thread partial results, so they may
     differ from the serial ones in the last bits.
 
