@@ -166,7 +166,7 @@ def functions() -> list[tuple[str, str, Callable]]:
             rows.append(("scipy.special", name, fn))
     for dist in ("norm", "t", "gamma", "beta", "poisson", "multivariate_normal"):
         obj = getattr(stats, dist)
-        for method in sorted(m for m in vars(type(obj)) if not m.startswith("_")):
+        for method in (m for m in dir(type(obj)) if not m.startswith("_")):
             if f"{dist}.{method}" not in NOT_TRACEABLE:
                 rows.append(("scipy.stats", f"{dist}.{method}", getattr(obj, method)))
     return rows

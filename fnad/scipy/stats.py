@@ -46,6 +46,40 @@ def _inside(cond: Any, x: Any, value: Any) -> tuple[Any, Any]:
     return safe, lambda v: fn.where(cond, v, value)
 
 
+class _Tails:
+    """``cdf``, ``logcdf``, ``sf`` and ``logsf`` of a distribution from its ``_tails(x,
+    *params) -> (cdf, sf, lower)`` (``lower``: where the lower tail is the small one),
+    with SciPy's ``_scipy`` distribution on untraced inputs. The parameters, and their
+    defaults, are those of ``_tails``."""
+
+    _scipy: Any
+
+    def _untraced(self, x: Any, args: tuple, kwargs: dict) -> bool:
+        return not is_traced(x, *args, *kwargs.values())
+
+    def cdf(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._untraced(x, args, kwargs):
+            return self._scipy.cdf(x, *args, **kwargs)
+        return self._tails(x, *args, **kwargs)[0]
+
+    def logcdf(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._untraced(x, args, kwargs):
+            return self._scipy.logcdf(x, *args, **kwargs)
+        cdf, sf, lower = self._tails(x, *args, **kwargs)
+        return _log_both(lower, cdf, sf)
+
+    def sf(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._untraced(x, args, kwargs):
+            return self._scipy.sf(x, *args, **kwargs)
+        return self._tails(x, *args, **kwargs)[1]
+
+    def logsf(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._untraced(x, args, kwargs):
+            return self._scipy.logsf(x, *args, **kwargs)
+        cdf, sf, lower = self._tails(x, *args, **kwargs)
+        return _log_both(fn.logical_not(lower), sf, cdf)
+
+
 class _Norm:
     """The normal distribution ``norm(loc, scale)``."""
 
@@ -88,8 +122,10 @@ class _Norm:
         return fn.add(loc, fn.multiply(scale, fsp.ndtri(q)))
 
 
-class _T:
+class _T(_Tails):
     """Student's t distribution ``t(df, loc, scale)``."""
+
+    _scipy = ss.t
 
     def logpdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         if not is_traced(x, df, loc, scale):
@@ -106,13 +142,14 @@ class _T:
             return ss.t.pdf(x, df, loc, scale)
         return fn.exp(self.logpdf(x, df, loc, scale))
 
-    def _tails(self, x: Any, df: Any, loc: Any, scale: Any) -> tuple[Any, Any]:
-        """``(cdf, sf)``. The upper tail ``P(T > |t|)`` is ``I_{df/(df+t^2)}(df/2, 1/2) / 2``
-        for ``|t| >= 1`` and ``1/2 - I_{t^2/(df+t^2)}(1/2, df/2) / 2`` below, where that
-        difference keeps at least 0.3 (no cancellation) and ``1 - x`` is not rounded
-        away. Each branch gets a safe argument where it is not used. At ``t = 0`` the
-        slope of the second is ``inf * 0``, so there ``cdf`` is ``1/2 + t pdf(0)``: the
-        same value with the exact derivatives."""
+    def _tails(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> tuple[Any, Any, Any]:
+        """``(cdf, sf, x < loc)``. The upper tail ``P(T > |t|)`` is
+        ``I_{df/(df+t^2)}(df/2, 1/2) / 2`` for ``|t| >= 1`` and
+        ``1/2 - I_{t^2/(df+t^2)}(1/2, df/2) / 2`` below, where that difference keeps at
+        least 0.3 (no cancellation) and ``1 - x`` is not rounded away. Each branch gets a
+        safe argument where it is not used. At ``t = 0`` the slope of the second is
+        ``inf * 0``, so there ``cdf`` is ``1/2 + t pdf(0)``: the same value with the
+        exact derivatives."""
         z = _standard(x, loc, scale)
         zero = fn.equal(z, 0)
         z = fn.where(zero, 1.0, z)
@@ -131,33 +168,14 @@ class _T:
         return (
             fn.where(zero, fn.add(0.5, at_zero), cdf),
             fn.where(zero, fn.subtract(0.5, at_zero), sf),
+            fn.less(x, loc),
         )
 
-    def cdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, df, loc, scale):
-            return ss.t.cdf(x, df, loc, scale)
-        return self._tails(x, df, loc, scale)[0]
 
-    def logcdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, df, loc, scale):
-            return ss.t.logcdf(x, df, loc, scale)
-        cdf, sf = self._tails(x, df, loc, scale)
-        return _log_both(fn.less(x, loc), cdf, sf)
-
-    def sf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, df, loc, scale):
-            return ss.t.sf(x, df, loc, scale)
-        return self._tails(x, df, loc, scale)[1]
-
-    def logsf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, df, loc, scale):
-            return ss.t.logsf(x, df, loc, scale)
-        cdf, sf = self._tails(x, df, loc, scale)
-        return _log_both(fn.greater(x, loc), sf, cdf)
-
-
-class _Gamma:
+class _Gamma(_Tails):
     """The gamma distribution ``gamma(a, loc, scale)``."""
+
+    _scipy = ss.gamma
 
     def logpdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         if not is_traced(x, a, loc, scale):
@@ -172,7 +190,7 @@ class _Gamma:
             return ss.gamma.pdf(x, a, loc, scale)
         return fn.exp(self.logpdf(x, a, loc, scale))
 
-    def _tails(self, x: Any, a: Any, loc: Any, scale: Any) -> tuple[Any, Any, Any]:
+    def _tails(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> tuple[Any, Any, Any]:
         """``(cdf, sf, lower)``; ``lower`` marks the points below the mean ``a``."""
         y = _standard(x, loc, scale)
         inside = fn.greater(y, 0)
@@ -180,31 +198,11 @@ class _Gamma:
         cdf = fn.where(inside, fsp.gammainc(a, y), 0.0)
         return cdf, fn.where(inside, fsp.gammaincc(a, y), 1.0), fn.less(y, a)
 
-    def cdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, loc, scale):
-            return ss.gamma.cdf(x, a, loc, scale)
-        return self._tails(x, a, loc, scale)[0]
 
-    def logcdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, loc, scale):
-            return ss.gamma.logcdf(x, a, loc, scale)
-        cdf, sf, lower = self._tails(x, a, loc, scale)
-        return _log_both(lower, cdf, sf)
-
-    def sf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, loc, scale):
-            return ss.gamma.sf(x, a, loc, scale)
-        return self._tails(x, a, loc, scale)[1]
-
-    def logsf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, loc, scale):
-            return ss.gamma.logsf(x, a, loc, scale)
-        cdf, sf, lower = self._tails(x, a, loc, scale)
-        return _log_both(fn.logical_not(lower), sf, cdf)
-
-
-class _Beta:
+class _Beta(_Tails):
     """The beta distribution ``beta(a, b, loc, scale)``."""
+
+    _scipy = ss.beta
 
     def logpdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         if not is_traced(x, a, b, loc, scale):
@@ -221,7 +219,9 @@ class _Beta:
             return ss.beta.pdf(x, a, b, loc, scale)
         return fn.exp(self.logpdf(x, a, b, loc, scale))
 
-    def _tails(self, x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple[Any, Any, Any]:
+    def _tails(
+        self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0
+    ) -> tuple[Any, Any, Any]:
         """``(cdf, sf, lower)``: ``sf`` is ``I_{1-y}(b, a)``, accurate in the upper tail."""
         y = _standard(x, loc, scale)
         inside = fn.greater(y, 0) & fn.less(y, 1)
@@ -231,31 +231,11 @@ class _Beta:
         sf = fn.where(inside, fsp.betainc(b, a, fn.subtract(1.0, y)), fn.where(above, 0.0, 1.0))
         return cdf, sf, fn.less(fn.multiply(y, fn.add(a, b)), a)
 
-    def cdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, b, loc, scale):
-            return ss.beta.cdf(x, a, b, loc, scale)
-        return self._tails(x, a, b, loc, scale)[0]
 
-    def logcdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, b, loc, scale):
-            return ss.beta.logcdf(x, a, b, loc, scale)
-        cdf, sf, lower = self._tails(x, a, b, loc, scale)
-        return _log_both(lower, cdf, sf)
-
-    def sf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, b, loc, scale):
-            return ss.beta.sf(x, a, b, loc, scale)
-        return self._tails(x, a, b, loc, scale)[1]
-
-    def logsf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-        if not is_traced(x, a, b, loc, scale):
-            return ss.beta.logsf(x, a, b, loc, scale)
-        cdf, sf, lower = self._tails(x, a, b, loc, scale)
-        return _log_both(fn.logical_not(lower), sf, cdf)
-
-
-class _Poisson:
+class _Poisson(_Tails):
     """The Poisson distribution ``poisson(mu, loc)``; differentiable in ``mu``."""
+
+    _scipy = ss.poisson
 
     def logpmf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
         if not is_traced(k, mu, loc):
@@ -270,35 +250,13 @@ class _Poisson:
             return ss.poisson.pmf(k, mu, loc)
         return fn.exp(self.logpmf(k, mu, loc))
 
-    def _tails(self, k: Any, mu: Any, loc: Any) -> tuple[Any, Any, Any]:
+    def _tails(self, k: Any, mu: Any, loc: Any = 0) -> tuple[Any, Any, Any]:
         """``(cdf, sf, lower)``: ``cdf = gammaincc(floor(k) + 1, mu)``, ``sf = gammainc``."""
         k = fn.floor(fn.subtract(k, loc))
         inside = fn.greater_equal(k, 0)
         shape = fn.add(fn.where(inside, k, 0.0), 1.0)
         cdf = fn.where(inside, fsp.gammaincc(shape, mu), 0.0)
         return cdf, fn.where(inside, fsp.gammainc(shape, mu), 1.0), fn.less(k, mu)
-
-    def cdf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
-        if not is_traced(k, mu, loc):
-            return ss.poisson.cdf(k, mu, loc)
-        return self._tails(k, mu, loc)[0]
-
-    def logcdf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
-        if not is_traced(k, mu, loc):
-            return ss.poisson.logcdf(k, mu, loc)
-        cdf, sf, lower = self._tails(k, mu, loc)
-        return _log_both(lower, cdf, sf)
-
-    def sf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
-        if not is_traced(k, mu, loc):
-            return ss.poisson.sf(k, mu, loc)
-        return self._tails(k, mu, loc)[1]
-
-    def logsf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
-        if not is_traced(k, mu, loc):
-            return ss.poisson.logsf(k, mu, loc)
-        cdf, sf, lower = self._tails(k, mu, loc)
-        return _log_both(fn.logical_not(lower), sf, cdf)
 
 
 norm = _Norm()
