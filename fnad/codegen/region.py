@@ -245,6 +245,8 @@ def {helper}(buf, m, identity):
 
 
 def _emit_loops(region, em: Emitter, flag: str | None) -> None:
+    from fnad.codegen.cpu import scalar_literal
+
     shape = _loop_shape(region)
     depth = len(shape)
     parallel = em.parallel and parallel_ok(region)
@@ -259,10 +261,7 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
     for node in region.nodes:
         out = node.outs[0]
         if node.prim.name in REDUCE_STEP:
-            init = _identity(node.prim.name, out.spec.dtype)
-            from fnad.codegen.cpu import scalar_literal
-
-            value = scalar_literal(init)
+            value = scalar_literal(_identity(node.prim.name, out.spec.dtype))
             em.emit(
                 f"{em.name(out)} = np.full({em.shape(out.spec.shape)}, {value})"
                 if out.spec.ndim
@@ -324,8 +323,6 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
                 em.emit(f"{seen} |= {module}.trig_huge({arg})", body)
     for out, buf in buffers.items():
         node = next(n for n in split if n.outs[0] is out)
-        from fnad.codegen.cpu import scalar_literal
-
         kept = [i for k, i in enumerate(idx) if k not in node.params["axes"]]
         acc = em.name(out) + (f"[{', '.join(kept)}]" if out.spec.ndim else "")
         ident = scalar_literal(_identity(node.prim.name, out.spec.dtype))

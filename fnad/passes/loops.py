@@ -12,6 +12,8 @@ from __future__ import annotations
 from fnad.core.graph import Graph, Node, Var
 from fnad.core.spec import ArraySpec
 from fnad.core.trace import eval_graph, trace_graph
+from fnad.ops.contract import einsum_p, parse
+from fnad.ops.elementwise import add_p
 from fnad.passes.cse import atom_key
 from fnad.passes.dce import dce
 from fnad.passes.rewrite import uses
@@ -105,9 +107,6 @@ def hoist_accumulations(graph: Graph) -> Graph:
 
 
 def _hoist_one(scan: Node) -> list[Node] | None:
-    from fnad.ops.contract import einsum_p, parse
-    from fnad.ops.elementwise import add_p
-
     p = scan.params
     body, nc, nk = p["body"], p["num_consts"], p["num_carry"]
     count = uses(body)
