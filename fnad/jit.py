@@ -20,7 +20,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from fnad.backends import cache
+from fnad.backends import cache, cpu_blas
 from fnad.codegen.cpu import Generated, generate
 from fnad.core.graph import Graph
 from fnad.core.spec import ArraySpec
@@ -312,7 +312,8 @@ class Jitted:
             generated = cuda.generate(graph, _function_name(self.__name__))
         else:
             name = _function_name(self.__name__)
-            generated = generate(graph, name, self.fastmath, self.precise, self.parallel)
+            gemm = cpu_blas.use_fnad_gemm()
+            generated = generate(graph, name, self.fastmath, self.precise, self.parallel, gemm)
         lowered = Lowered(traced, graph, generated, out_tree_box[0], device, self.parallel)
         self._lowered[key] = lowered
         return lowered

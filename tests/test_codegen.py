@@ -53,6 +53,12 @@ CASES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _blas_products(monkeypatch):
+    # NOTE: FNAD_GEMM=auto depends on the machine's CPU and BLAS: snapshots pin np.dot.
+    monkeypatch.setenv("FNAD_GEMM", "blas")
+
+
 def lower(name: str, n: int):
     f, shapes = CASES[name]
     return fnad.jit(f).lower(*(np.ones(s) for s in shapes(n)))

@@ -61,7 +61,7 @@ def _math_digest() -> str:
     codegen = Path(_FNAD_DIR) / "codegen"
     text = b"".join(
         (codegen / name).read_bytes()
-        for name in ("vmath.py", "vmath32.py", "vtrig.py", "vtrig32.py", "memory.py")
+        for name in ("vmath.py", "vmath32.py", "vtrig.py", "vtrig32.py", "memory.py", "gemm.py")
     )
     return hashlib.sha256(text).hexdigest()[:16]
 

@@ -25,7 +25,7 @@ from fnad.core.spec import ArraySpec
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
 _RESERVED |= {"prange"}
-_RESERVED |= {"vmath", "vmath32", "vtrig", "vtrig32", "memory"}
+_RESERVED |= {"vmath", "vmath32", "vtrig", "vtrig32", "memory", "gemm"}
 
 HELPERS = """
 @njit(cache=True, inline="always")
@@ -79,8 +79,10 @@ class Generated:
 class Emitter:
     """Names, constants, known dimensions and the lines of one generated function."""
 
-    def __init__(self, precise: bool = False, parallel: bool = False) -> None:
+    def __init__(self, precise: bool = False, parallel: bool = False, gemm: bool = False) -> None:
         self.lines: list[str] = []
+        #: Float matrix products through fnad.codegen.gemm rather than ``np.dot``.
+        self.gemm = gemm
         #: libm for every function (``jit(precise=True)``) rather than fnad.codegen.vmath.
         self.precise = precise
         #: Outer loops of fused regions as ``prange`` (the function compiled parallel).
@@ -178,15 +180,17 @@ def generate(
     fastmath: bool = False,
     precise: bool = False,
     parallel: bool | None = False,
+    gemm: bool = False,
 ) -> Generated:
     """Python source of a module whose ``function`` computes ``graph`` (and, unless
-    ``parallel`` is False and where a fused region allows it, ``function + "_parallel"``)."""
-    em = _body(graph, Emitter(precise))
+    ``parallel`` is False and where a fused region allows it, ``function + "_parallel"``).
+    ``gemm`` writes float matrix products as calls to fnad.codegen.gemm."""
+    em = _body(graph, Emitter(precise, gemm=gemm))
     # NOTE: error_model="numpy": a division by zero gives inf or nan as in NumPy, not a
     # raised ZeroDivisionError (Python's rule, Numba's default).
     flags = f"cache=True, nogil=True, fastmath={fastmath}, error_model='numpy'"
     functions = _function(em, graph, flags, function)
-    par = _body(graph, Emitter(precise, parallel=True)) if parallel is not False else None
+    par = _body(graph, Emitter(precise, True, gemm)) if parallel is not False else None
     if par is not None and par.parallel_elements:
         functions += _function(par, graph, flags + ", parallel=True", f"{function}_parallel")
     else:

@@ -1,9 +1,12 @@
 """Contractions as BLAS calls: a normalized einsum becomes ``np.dot`` on 2-d views, with a
-loop over batch indices when there are any."""
+loop over batch indices when there are any. A float32 or float64 matrix product calls
+fnad.codegen.gemm instead when the emitter says so (``fnad.backends.cpu_blas``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from fnad.core.graph import Node
 from fnad.ops.contract import parse
@@ -58,6 +61,7 @@ def emit_einsum(node: Node, em: Emitter) -> None:
         return
     xm = _as_matrix(xn, a, free_a, contract, batch)
     ym = _as_matrix(yn, b, contract, free_b, batch)
+    product = _matmul(node, em)
     if batch:
         tmp = em.fresh("t")
         em.emit(f"{tmp}x = {xm}")
@@ -66,10 +70,13 @@ def emit_einsum(node: Node, em: Emitter) -> None:
             f"{tmp} = np.empty(({tmp}x.shape[0], {tmp}x.shape[1], {tmp}y.shape[2]), {tmp}x.dtype)"
         )
         em.emit(f"for {tmp}b in range({tmp}x.shape[0]):")
-        em.emit(f"{tmp}[{tmp}b] = np.dot({tmp}x[{tmp}b], {tmp}y[{tmp}b])", 2)
+        if product == "np.dot":
+            em.emit(f"{tmp}[{tmp}b] = np.dot({tmp}x[{tmp}b], {tmp}y[{tmp}b])", 2)
+        else:
+            em.emit(f"gemm.matmul_into({tmp}x[{tmp}b], {tmp}y[{tmp}b], {tmp}[{tmp}b])", 2)
         em.emit(f"{out} = {tmp}")
     else:
-        em.emit(f"{out} = np.dot({xm}, {ym})")
+        em.emit(f"{out} = {product}({xm}, {ym})")
     result = batch + free_a + free_b
     sizes = [f"{xn}.shape[{a.index(c)}]" if c in a else f"{yn}.shape[{b.index(c)}]" for c in result]
     if len(result) == 0:
@@ -78,6 +85,15 @@ def emit_einsum(node: Node, em: Emitter) -> None:
     if not (len(batch) <= 1 and len(free_a) == 1 and len(free_b) == 1):
         em.emit(f"{out} = np.ascontiguousarray({out}).reshape(({', '.join(sizes)},))")
     _finish(em, out, result, o)
+
+
+def _matmul(node: Node, em: Emitter) -> str:
+    """The function computing a matrix product of ``node``'s operands."""
+    dtypes = {v.spec.dtype for v in (*node.inputs, node.outs[0])}
+    if not em.gemm or len(dtypes) != 1 or dtypes.pop() not in (np.float32, np.float64):
+        return "np.dot"
+    em.modules.add("gemm")
+    return "gemm.matmul"
 
 
 def _finish(em: Emitter, out: str, order: list[str], want: str) -> None:
