@@ -30,6 +30,9 @@ KC, MC, NC = 256, 240, 512
 MIN_WORK = 1 << 18
 
 _jit = njit(cache=True, nogil=True, boundscheck=False)
+# NOTE: helpers are inlined into ``gemm_into``: each separately compiled function costs a
+# fixed few tenths of a second of a cold start.
+_inline = njit(cache=True, nogil=True, boundscheck=False, inline="always")
 
 
 def _lanes(dtype: types.Type) -> int:
@@ -131,7 +134,7 @@ def _tile_loop(builder: ir.IRBuilder, ptr: list, ints: tuple, lanes: int) -> Non
                         builder.store(v, q, align=align)
 
 
-@_jit
+@_inline
 def _pack_b(b, bp, pc, kc, jc, nc):
     """Rows ``pc:pc+kc`` and columns ``jc:jc+nc`` of ``b`` into panels of NR columns, each
     panel ``kc`` rows of NR values, zero past column ``nc``."""
@@ -151,11 +154,10 @@ def _pack_b(b, bp, pc, kc, jc, nc):
         for q in range(panels):
             width = min(nr, nc - q * nr)
             for j in range(nr):
-                at = q * kc * nr + j
+                at, col = q * kc * nr + j, jc + q * nr + j
                 if j < width:
-                    column = b[pc : pc + kc, jc + q * nr + j]
                     for p in range(kc):
-                        bp[at + p * nr] = column[p]
+                        bp[at + p * nr] = b[pc + p, col]
                 else:
                     for p in range(kc):
                         bp[at + p * nr] = 0
@@ -167,17 +169,11 @@ def gemm_into(a, b, c):
     m, k = a.shape
     n = b.shape[1]
     nr = NV * (64 // a.itemsize)
-    # NOTE: A is read in place through (row, column) element strides; a copy only when
-    # neither stride is 1.
-    if a.strides[1] == a.itemsize or a.strides[0] == a.itemsize:
-        src = a
-    else:
-        src = np.ascontiguousarray(a)
-    flat, ars, acs = _flat_view(src)
+    # NOTE: A is read where it lies, through its element strides (fast when one is 1).
+    ars, acs = a.strides[0] // a.itemsize, a.strides[1] // a.itemsize
     bp = np.empty(KC * (NC + nr), a.dtype)
-    edge = np.zeros(KC * MR, a.dtype)
-    tile = np.empty(MR * nr, a.dtype)
-    cf = c.reshape(m * n)
+    edge = np.zeros((KC, MR), a.dtype)
+    tile = np.empty((MR, nr), a.dtype)
     full = m - m % MR
     for jc in range(0, n, NC):
         nc = min(NC, n - jc)
@@ -186,48 +182,49 @@ def gemm_into(a, b, c):
             _pack_b(b, bp, pc, kc, jc, nc)
             for p in range(kc):
                 for i in range(m - full):
-                    edge[p * MR + i] = a[full + i, pc + p]
+                    edge[p, i] = a[full + i, pc + p]
             for ic in range(0, m, MC):
                 for q in range((nc + nr - 1) // nr):
                     width = min(nr, nc - q * nr)
                     for ir_ in range(ic, min(ic + MC, m), MR):
                         height = min(MR, m - ir_)
+                        inside = height == MR and width == nr
+                        # NOTE: one call site: the kernel's IR is large, and each copy costs
+                        # compile time. A tile past C's edge goes through ``tile``.
                         if height == MR:
-                            src_, off, rs, cs = flat, ir_ * ars + pc * acs, ars, acs
+                            src, off, rs, cs = a, ir_ * ars + pc * acs, ars, acs
                         else:
-                            src_, off, rs, cs = edge, 0, 1, MR
+                            src, off, rs, cs = edge, 0, 1, MR
                         at = ir_ * n + jc + q * nr
-                        if height == MR and width == nr:
-                            _micro(src_, off, rs, cs, bp, q * kc * nr, cf, at, n, kc, pc == 0)
-                            continue
-                        _micro(src_, off, rs, cs, bp, q * kc * nr, tile, 0, nr, kc, True)
-                        for i in range(height):
-                            for j in range(width):
-                                if pc == 0:
-                                    cf[at + i * n + j] = tile[i * nr + j]
-                                else:
-                                    cf[at + i * n + j] += tile[i * nr + j]
+                        dst, to, ld = (c, at, n) if inside else (tile, 0, nr)
+                        first = pc == 0 or not inside
+                        _micro(src, off, rs, cs, bp, q * kc * nr, dst, to, ld, kc, first)
+                        if not inside:
+                            _add_tile(c[ir_:, jc + q * nr :], tile, height, width, pc == 0)
 
 
-@_jit
-def _flat_view(a):
-    """(a 1-d view of ``a``'s memory, row stride, column stride), one of the strides 1."""
-    if a.strides[1] == a.itemsize:
-        base = np.ascontiguousarray(a)
-        return base.reshape(base.size), a.shape[1], 1
-    base = np.ascontiguousarray(a.T)
-    return base.reshape(base.size), 1, a.shape[0]
+@_inline
+def _add_tile(c, tile, height, width, first):
+    """The leading ``height x width`` of ``tile`` written into ``c`` (or, after the first
+    K block, added)."""
+    for i in range(height):
+        for j in range(width):
+            if first:
+                c[i, j] = tile[i, j]
+            else:
+                c[i, j] += tile[i, j]
 
 
-@_jit
+@_inline
 def _worth_it(m, k, n, lanes):
     return m >= MR and n >= NV * lanes and k >= 16 and m * n * k >= MIN_WORK
 
 
-@_jit
+@njit(cache=True, nogil=True, inline="always")
 def matmul(a, b):
     """``np.dot(a, b)`` of 2-d float32 or float64 operands, through fnad's kernel when the
-    product is large enough to pay for packing."""
+    product is large enough to pay for packing. Inlined into the caller, so that
+    ``gemm_into`` compiles once per dtype whatever the operands' layouts."""
     m, k = a.shape
     n = b.shape[1]
     if not _worth_it(m, k, n, 64 // a.itemsize):
@@ -237,7 +234,7 @@ def matmul(a, b):
     return c
 
 
-@_jit
+@njit(cache=True, nogil=True, inline="always")
 def matmul_into(a, b, out):
     """``out[...] = np.dot(a, b)`` for a C-contiguous ``out`` (a batch loop's slice)."""
     m, k = a.shape
