@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 import fnad
-from fnad.backends import kernels
+from fnad.backends import cpu_blas, kernels
 from fnad.jit import Jitted, jit
 from fnad.tree import tree_flatten, tree_unflatten
 
@@ -91,7 +91,9 @@ def export(f: Callable, *example_args: Any, path: str | Path = "model.py", name:
             "fnad.export: export a function without static arguments; fix their values "
             "first, e.g. fnad.export(lambda x: f(x, 3), x)"
         )
-    lowered = jitted.lower(*example_args)
+    with cpu_blas.forced("blas"):
+        # NOTE: fnad's GEMM is reached through an address of this process; np.dot is not.
+        lowered = jitted.lower(*example_args)
     public = _public_name(name or getattr(f, "__name__", ""), "name" if name else "f.__name__")
     leaves, _ = tree_flatten(list(example_args))
     found = _module_leaves(list(example_args))

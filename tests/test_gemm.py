@@ -1,10 +1,10 @@
-"""fnad's own GEMM (fnad/codegen/gemm.py) against NumPy, and the choice of kernel
-(fnad/backends/cpu_blas.py).
+"""fnad's own GEMM (fnad/backends/gemm.py, which generated code calls through
+fnad/codegen/gemm.py) against NumPy, and the choice of kernel (fnad/backends/cpu_blas.py).
 
-The kernel is called with strided ('A' layout) operands, as generated code calls it, so
-one compile per dtype covers every layout; shapes cover the edges of the register tile
-(MR rows, NR columns), of the packed blocks (KC deep, MC rows, NC columns) and both
-storage orders of each operand.
+The GEMM is called through its C entry point, as generated code calls it, on strided
+operands; shapes cover the edges of the register tile (MR rows, NR columns), of the packed
+blocks (KC deep, MC rows, NC columns), the transposed path for narrow products, an empty
+contraction, and both storage orders of each operand.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 
 import fnad
 import fnad.numpy as fnp
-from fnad.backends import cpu_blas
-from fnad.codegen import gemm
+from fnad.backends import cpu_blas, gemm
+from fnad.codegen import gemm as generated_gemm
 
 TOL = {np.float32: 2e-5, np.float64: 1e-13}
 
@@ -43,33 +43,41 @@ SHAPES = [
     (5, 3, 40),  # fewer rows than a tile: the edge buffer alone
     (2 * gemm.MC + 7, gemm.KC + 5, gemm.NC + 9),  # past every block edge
     (40, 2 * gemm.KC, 20),  # a second K block adds into C
+    (3 * gemm.MR + 5, 70, 9),  # narrower than a tile: computed transposed
+    (7, 0, 5),  # an empty contraction: zeros
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gemm_into_matches_numpy_for_every_edge_and_layout(dtype):
+def test_gemm_matches_numpy_for_every_edge_and_layout(dtype):
     rng = np.random.default_rng(0)
+    entry = np.array([gemm.address(np.dtype(dtype))])
     for m, k, n in SHAPES:
         for layout in range(4):
             a, b, sa, sb = operands(rng, m, k, n, dtype, layout)
-            c = np.full((m, n), np.nan, dtype)
-            gemm.gemm_into(sa, sb, c)
-            want = a.astype(np.float64) @ b.astype(np.float64)
-            scale = np.abs(a) @ np.abs(b)
-            err = np.max(np.abs(c - want) / scale)
+            c = np.full((3, m, n), np.nan, dtype)
+            generated_gemm.matmul_into(entry, sa, sb, c[1])
+            assert np.isnan(c[0]).all() and np.isnan(c[2]).all()
+            c = c[1]
+            a, b = a.astype(np.float64), b.astype(np.float64)
+            want, scale = a @ b, np.abs(a) @ np.abs(b)
+            err = np.max(np.abs(c - want) / np.maximum(scale, 1e-300), initial=0.0)
             assert err <= TOL[dtype] * np.sqrt(k), ((m, k, n), layout, err)
 
 
-def test_matmul_sends_small_products_to_blas_and_large_ones_to_the_kernel():
+def test_matmul_and_matmul_into_take_any_layout_and_size():
     rng = np.random.default_rng(1)
-    small = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
-    np.testing.assert_array_equal(gemm.matmul(*small), np.dot(*small))
-    a, b = rng.standard_normal((64, 80)), rng.standard_normal((80, 96))
-    assert not gemm._worth_it(3, 4, 5, 8) and gemm._worth_it(64, 80, 96, 8)
-    np.testing.assert_allclose(gemm.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
-    out = np.empty((2, 64, 96))
-    gemm.matmul_into(a, b, out[1])
-    np.testing.assert_allclose(out[1], a @ b, rtol=1e-12, atol=1e-12)
+    for m, k, n in [(3, 4, 5), (300, 20, 7), (64, 80, 96), (4, 0, 6)]:  # tiny, narrow, plain, empty
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        entry = np.array([gemm.address(np.dtype(np.float64))])
+        got = generated_gemm.matmul(entry, a, b)
+        np.testing.assert_allclose(got, a @ b, rtol=1e-12, atol=1e-12)
+        got = generated_gemm.matmul(entry, a, b.T.copy().T)
+        np.testing.assert_allclose(got, a @ b, rtol=1e-12, atol=1e-12)
+        out = np.zeros((2, m, n))
+        generated_gemm.matmul_into(entry, a, b, out[1])
+        np.testing.assert_allclose(out[1], a @ b, rtol=1e-12, atol=1e-12)
+        assert not out[0].any()
 
 
 def mlp_loss(params, x, y):
@@ -133,3 +141,11 @@ def test_a_bad_choice_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("FNAD_GEMM", "mkl")
     with pytest.raises(ValueError, match=r"FNAD_GEMM must be one of .*'mkl'"):
         cpu_blas.use_fnad_gemm()
+
+
+def test_export_writes_np_dot_whatever_the_choice(monkeypatch, tmp_path):
+    monkeypatch.setenv("FNAD_GEMM", "fnad")
+    w = np.random.default_rng(4).standard_normal((40, 50))
+    path = fnad.export(lambda x: x @ w, np.ones((30, 40)), path=tmp_path / "m.py", name="f")
+    text = path.read_text()
+    assert "np.dot(" in text and "gemm" not in text and "from fnad" not in text

@@ -18,18 +18,39 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import functools
 import glob
 import os
+from collections.abc import Iterator
 
 CHOICES = ("auto", "fnad", "blas")
 #: OpenBLAS kernel families written for AVX-512.
 WIDE_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 
 
+_FORCED: contextvars.ContextVar[str | None] = contextvars.ContextVar("fnad_gemm", default=None)
+
+
+@contextlib.contextmanager
+def forced(value: str) -> Iterator[None]:
+    """Lower with ``value`` whatever ``FNAD_GEMM`` says (``fnad.export`` writes modules
+    that must not import fnad, so it forces ``blas``)."""
+    if value not in CHOICES:
+        raise ValueError(f"fnad: the GEMM choice must be one of {CHOICES}, got {value!r}")
+    token = _FORCED.set(value)
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
 def choice() -> str:
     """The value of ``FNAD_GEMM`` (``auto`` when unset), checked."""
+    if (value := _FORCED.get()) is not None:
+        return value
     value = os.environ.get("FNAD_GEMM", "auto").strip().lower() or "auto"
     if value not in CHOICES:
         raise ValueError(f"fnad: FNAD_GEMM must be one of {CHOICES}, got {value!r}")

@@ -100,6 +100,8 @@ class Emitter:
         self.indent = 0
         #: Extra module-level helpers this function calls, by name (emitted sorted).
         self.helpers: dict[str, str] = {}
+        #: Names of the constants made by ``process_const``, by key.
+        self.keyed: dict[str, str] = {}
 
     def name(self, var: Var) -> str:
         got = self.names.get(id(var))
@@ -126,6 +128,16 @@ class Emitter:
         self.consts.append(np.ascontiguousarray(atom.value))
         self.const_names.append(name)
         self.learn_dims(name, atom.spec)
+        return name
+
+    def process_const(self, key: str, make) -> str:
+        """The name of a constant argument made by ``make()`` when lowering, once per
+        ``key``: a value of this process (an address) that the source must not hold."""
+        name = self.keyed.get(key)
+        if name is None:
+            name = self.keyed[key] = f"k{len(self.consts)}"
+            self.consts.append(make())
+            self.const_names.append(name)
         return name
 
     def learn_dims(self, name: str, spec: ArraySpec) -> None:

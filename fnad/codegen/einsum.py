@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fnad.backends import gemm as gemm_backend
 from fnad.core.graph import Node
 from fnad.ops.contract import parse
 
@@ -70,13 +71,14 @@ def emit_einsum(node: Node, em: Emitter) -> None:
             f"{tmp} = np.empty(({tmp}x.shape[0], {tmp}x.shape[1], {tmp}y.shape[2]), {tmp}x.dtype)"
         )
         em.emit(f"for {tmp}b in range({tmp}x.shape[0]):")
-        if product == "np.dot":
+        if product == "np.dot(":
             em.emit(f"{tmp}[{tmp}b] = np.dot({tmp}x[{tmp}b], {tmp}y[{tmp}b])", 2)
         else:
-            em.emit(f"gemm.matmul_into({tmp}x[{tmp}b], {tmp}y[{tmp}b], {tmp}[{tmp}b])", 2)
+            into = product.replace("matmul(", "matmul_into(")
+            em.emit(f"{into}{tmp}x[{tmp}b], {tmp}y[{tmp}b], {tmp}[{tmp}b])", 2)
         em.emit(f"{out} = {tmp}")
     else:
-        em.emit(f"{out} = {product}({xm}, {ym})")
+        em.emit(f"{out} = {product}{xm}, {ym})")
     result = batch + free_a + free_b
     sizes = [f"{xn}.shape[{a.index(c)}]" if c in a else f"{yn}.shape[{b.index(c)}]" for c in result]
     if len(result) == 0:
@@ -88,12 +90,16 @@ def emit_einsum(node: Node, em: Emitter) -> None:
 
 
 def _matmul(node: Node, em: Emitter) -> str:
-    """The function computing a matrix product of ``node``'s operands."""
+    """The start of the call computing a matrix product of ``node``'s operands, up to the
+    operands (``np.dot(`` or fnad's ``gemm.matmul(<entry>, ``)."""
     dtypes = {v.spec.dtype for v in (*node.inputs, node.outs[0])}
-    if not em.gemm or len(dtypes) != 1 or dtypes.pop() not in (np.float32, np.float64):
-        return "np.dot"
+    dtype = dtypes.pop() if len(dtypes) == 1 else None
+    if not em.gemm or dtype not in (np.float32, np.float64):
+        return "np.dot("
     em.modules.add("gemm")
-    return "gemm.matmul"
+    address = gemm_backend.address
+    entry = em.process_const(f"gemm_{dtype}", lambda: np.array([address(dtype)], np.int64))
+    return f"gemm.matmul({entry}, "
 
 
 def _finish(em: Emitter, out: str, order: list[str], want: str) -> None:
