@@ -129,10 +129,16 @@ def test_parallel_loops_compile_without_falling_back(dtype, caplog):
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 
 
-def test_serial_by_default():
-    x, m = inputs(LARGE)
-    lowered = fnad.jit(program).lower(x, m)
-    assert lowered.generated.parallel_function is None and "prange" not in lowered.source
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs NUMBA_NUM_THREADS >= 2")
+def test_threads_chosen_by_size_by_default():
+    f = fnad.jit(program)
+    assert f.parallel is None
+    small, large = f.lower(*inputs(SMALL)), f.lower(*inputs(LARGE))
+    assert not uses_threads(small.generated, small.parallel)
+    assert uses_threads(large.generated, large.parallel)
+    check(f(*inputs(LARGE)), expected(*inputs(LARGE)))
+    # NOTE: a layer that pip's numba wheel ships (tbb only if the user installed it)
+    assert numba.threading_layer() in ("omp", "workqueue", "tbb")
 
 
 def _machine_code(source: str, function: str, *args) -> str:
