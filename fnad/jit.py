@@ -63,7 +63,7 @@ class Lowered:
     out_tree: PyTreeDef
     device: str = "cpu"
     #: ``jit``'s ``parallel`` option: None chooses by size, True and False force.
-    parallel: bool | None = False
+    parallel: bool | None = None
 
     @property
     def source(self) -> str:
@@ -149,7 +149,7 @@ class Jitted:
         fastmath: bool,
         device: str | None = None,
         precise: bool = False,
-        parallel: bool | None = False,
+        parallel: bool | None = None,
     ) -> None:
         self.fun = fun
         self.fastmath = fastmath
@@ -395,7 +395,7 @@ def jit(
     fastmath: bool = False,
     device: str | None = None,
     precise: bool = False,
-    parallel: bool | None = False,
+    parallel: bool | None = None,
 ):
     """Compile ``fun`` with Numba, per call signature. Usable as ``@jit`` or ``@jit(...)``.
 
@@ -407,12 +407,12 @@ def jit(
     vectorizable versions, within 2 ulp of NumPy and several times faster (docs/math.md).
 
     ``parallel`` runs the outer loops of fused elementwise regions (and their full sums) on
-    Numba's threads (``NUMBA_NUM_THREADS``): None for regions of at least
-    ``PARALLEL_MIN_ELEMENTS`` elements, True always, False (the default) never. Whether
-    threads pay depends on the loop (docs/performance.md): two threads ran exp/log loops
-    1.4-2.4x faster, but loops with sin/cos/tan lose their vectorization in Numba's
-    threaded form and ran slower. Sums then add per-thread partial results, so they may
-    differ from the serial ones in the last bits.
+    Numba's threads (``NUMBA_NUM_THREADS``): None (the default) for call signatures whose
+    largest such region has at least ``PARALLEL_MIN_ELEMENTS`` elements, True always, False
+    never. On two free cores the threaded loops ran 1.7-2x faster from 131,072 elements
+    (docs/performance.md); on cores busy with other processes a thread may wait for its
+    turn, so pass False there (or set ``NUMBA_NUM_THREADS=1``). Sums then add per-thread
+    partial results, so they may differ from the serial ones in the last bits.
 
     >>> import fnad, numpy as np
     >>> f = fnad.jit(fnad.grad(lambda x: np.sum(np.sin(x))))

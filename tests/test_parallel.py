@@ -129,7 +129,35 @@ def test_parallel_loops_compile_without_falling_back(dtype, caplog):
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 
 
-def test_serial_by_default():
-    x, m = inputs(LARGE)
-    lowered = fnad.jit(program).lower(x, m)
-    assert lowered.generated.parallel_function is None and "prange" not in lowered.source
+@pytest.mark.skipif(numba.get_num_threads() < 2, reason="needs NUMBA_NUM_THREADS >= 2")
+def test_threads_chosen_by_size_by_default():
+    f = fnad.jit(program)
+    assert f.parallel is None
+    small, large = f.lower(*inputs(SMALL)), f.lower(*inputs(LARGE))
+    assert not uses_threads(small.generated, small.parallel)
+    assert uses_threads(large.generated, large.parallel)
+    check(f(*inputs(LARGE)), expected(*inputs(LARGE)))
+    # NOTE: a layer that pip's numba wheel ships (tbb only if the user installed it)
+    assert numba.threading_layer() in ("omp", "workqueue", "tbb")
+
+
+def _machine_code(source: str, function: str, *args) -> str:
+    """The assembly of ``function`` of a generated module, compiled afresh (Numba shows no
+    assembly for code loaded from its cache)."""
+    namespace: dict = {}
+    exec(compile(source.replace("cache=True", "cache=False"), "<fnad test>", "exec"), namespace)
+    fn = namespace[function]
+    fn(*args)
+    return fn.inspect_asm(fn.signatures[0])
+
+
+def test_chunked_loops_load_contiguously():
+    """Loops over chunks (sin's per-chunk flag, a sum split into chunk buffers) index with
+    unsigned integers: a signed index that may be negative is wrapped per element, and the
+    wrap turns the loop's loads and stores into gathers and scatters (2.4x slower)."""
+    x = np.linspace(-2.0, 2.0, 4096)
+    lowered = fnad.jit(lambda x: (np.sin(x) * x, np.sum(np.exp(x))), parallel=True).lower(x)
+    gen = lowered.generated
+    for function in (gen.function, gen.parallel_function):
+        asm = _machine_code(lowered.source, function, x)
+        assert "gather" not in asm and "scatter" not in asm, function

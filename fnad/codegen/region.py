@@ -283,7 +283,8 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
         block = em.fresh("b")
         em.emit(f"for {block} in prange((n0 + {CHUNK - 1}) // {CHUNK}):")
         em.emit(f"{seen} = False", 2)
-        em.emit(f"for i0 in range({block} * {CHUNK}, min({block} * {CHUNK} + {CHUNK}, n0)):", 2)
+        lo, hi = f"{block} * {CHUNK}", f"min({block} * {CHUNK} + {CHUNK}, n0)"
+        em.emit(f"for i0 in range({_unsigned(lo)}, {_unsigned(hi)}):", 2)
         body, outer = 3, 0
     for k in range(outer):
         loop = "prange" if parallel and k == 0 else "range"
@@ -305,7 +306,7 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
             em.emit(f"{seen} = False", 2)
         em.emit(f"{count} = min({CHUNK}, n{last} - {start})", depth + 1)
         em.emit(f"for {j} in range({count}):", depth + 1)
-        em.emit(f"i{last} = {start} + {j}", depth + 2)
+        em.emit(f"i{last} = {_unsigned(f'{start} + {j}')}", depth + 2)
         body = depth + 2
     local: dict[Var, str] = {}
     guarded: set[str] = set()
@@ -330,6 +331,17 @@ def _emit_loops(region, em: Emitter, flag: str | None) -> None:
         em.emit(REDUCE_STEP[node.prim.name].format(acc=acc, v=fold), depth + 1)
     if seen != flag:
         em.emit(f"{flag} += {seen}", 2)
+
+
+def _unsigned(index: str) -> str:
+    """``index`` as an unsigned integer, for a loop index that does not start at 0.
+
+    NOTE: Numba wraps a signed index that may be negative (``i < 0 ? i + n : i``); LLVM
+    proves ``i >= 0`` for ``range(n)`` but not for ``range(lo, hi)`` or ``lo + j``, and the
+    select turns every load and store of the loop into a gather or scatter (2.4x slower
+    for the W2 gradient). An unsigned index is never wrapped.
+    """
+    return f"np.uint64({index})"
 
 
 def _emit_body(node: Node, local, idx, outputs, em: Emitter, depth: int) -> None:
