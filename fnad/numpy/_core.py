@@ -219,11 +219,13 @@ def asfloat(x: Any, dtype: Any) -> Any:
 
 
 def floor_divide(x: Any, y: Any) -> Any:
-    """``x // y``; integer operands give integers, as in NumPy."""
+    """``x // y``; integer operands give integers, as in NumPy (0 for a zero divisor)."""
     if not is_traced(x, y):
         return np.floor_divide(x, y)
-    out = floor(divide(x, y))
     dtype = ufunc_dtype(np.floor_divide, (x, y))
+    if np.issubdtype(dtype, np.integer):
+        return elementwise(ew.floor_divide_p, np.floor_divide, (x, y))
+    out = floor(divide(x, y))
     return out if out.dtype == dtype else ew.convert(out, dtype)
 
 
@@ -231,6 +233,8 @@ def mod(x: Any, y: Any) -> Any:
     """``x % y`` with NumPy's sign convention; derivative 1 in ``x``, -floor(x/y) in ``y``."""
     if not is_traced(x, y):
         return np.mod(x, y)
+    if np.issubdtype(ufunc_dtype(np.remainder, (x, y)), np.integer):
+        return elementwise(ew.remainder_p, np.remainder, (x, y))
     return subtract(x, multiply(floor_divide(x, y), y))
 
 

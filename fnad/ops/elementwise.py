@@ -328,6 +328,37 @@ or_p = _bitwise("or", np.bitwise_or, "({x} | {y})")
 xor_p = _bitwise("xor", np.bitwise_xor, "({x} ^ {y})")
 not_p = _bitwise("not", np.invert, "(~{x})", arity=1)
 
+
+def _integer_division(name: str, np_fn, scalar: str) -> Primitive:
+    """``//`` and ``%`` of integers, computed in integers: exact for every int64, and 0 for
+    a zero divisor, as NumPy gives (floats go through ``floor(x / y)`` instead)."""
+
+    def impl(x, y):
+        with np.errstate(divide="ignore"):
+            return np_fn(x, y)
+
+    def cases(rng):
+        x = rng.integers(-50, 50, size=(8,))
+        return [((x, np.array([3, -3, 0, 7, -1, 2, 1 << 40, -5])), {})]
+
+    return register(
+        Primitive(
+            name,
+            impl=impl,
+            abstract=same_spec,
+            scalar=scalar,
+            cases=cases,
+            nondiff=True,
+            elementwise=True,
+        )
+    )
+
+
+# NOTE: generated functions use error_model="numpy", under which Numba's integer // and %
+# give 0 for a zero divisor and floor semantics otherwise, as NumPy does.
+floor_divide_p = _integer_division("floor_divide", np.floor_divide, "({x} // {y})")
+remainder_p = _integer_division("remainder", np.remainder, "({x} % {y})")
+
 # --- select and convert -----------------------------------------------------------------
 
 
