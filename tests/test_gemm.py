@@ -3,8 +3,8 @@ fnad/codegen/gemm.py) against NumPy, and the choice of kernel (fnad/backends/cpu
 
 The GEMM is called through its C entry point, as generated code calls it, on strided
 operands; shapes cover the edges of the register tile (MR rows, NR columns), of the packed
-blocks (KC deep, MC rows, NC columns), the transposed path for narrow products, an empty
-contraction, and both storage orders of each operand.
+blocks (KC deep, MC rows, NC columns), narrow products, an empty contraction, and both
+storage orders of each operand.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ SHAPES = [
     (5, 3, 40),  # fewer rows than a tile: the edge buffer alone
     (2 * gemm.MC + 7, gemm.KC + 5, gemm.NC + 9),  # past every block edge
     (40, 2 * gemm.KC, 20),  # a second K block adds into C
-    (3 * gemm.MR + 5, 70, 9),  # narrower than a tile: computed transposed
+    (3 * gemm.MR + 5, 70, 9),  # narrower than a tile
     (7, 0, 5),  # an empty contraction: zeros
 ]
 
@@ -67,7 +67,7 @@ def test_gemm_matches_numpy_for_every_edge_and_layout(dtype):
 
 def test_matmul_and_matmul_into_take_any_layout_and_size():
     rng = np.random.default_rng(1)
-    for m, k, n in [(3, 4, 5), (300, 20, 7), (64, 80, 96), (4, 0, 6)]:  # tiny, narrow, plain, empty
+    for m, k, n in [(3, 4, 5), (300, 20, 7), (64, 80, 96), (4, 0, 6)]:
         a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
         entry = np.array([gemm.address(np.dtype(np.float64))])
         got = generated_gemm.matmul(entry, a, b)

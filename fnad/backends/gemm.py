@@ -140,27 +140,21 @@ def _pack_b(b, bp, pc, kc, jc, nc):
     panel ``kc`` rows of NR values, zero past column ``nc``."""
     nr = NV * (64 // b.itemsize)
     panels = (nc + nr - 1) // nr
+    for t in range((panels - 1) * kc * nr, panels * kc * nr):
+        bp[t] = 0  # the last panel, which may be partial
     if b.strides[1] == b.itemsize:
         for p in range(kc):
             row = b[pc + p]
             for q in range(panels):
                 at, col = (q * kc + p) * nr, jc + q * nr
-                width = min(nr, nc - q * nr)
-                for j in range(width):
+                for j in range(min(nr, nc - q * nr)):
                     bp[at + j] = row[col + j]
-                for j in range(width, nr):
-                    bp[at + j] = 0
     else:
         for q in range(panels):
-            width = min(nr, nc - q * nr)
-            for j in range(nr):
+            for j in range(min(nr, nc - q * nr)):
                 at, col = q * kc * nr + j, jc + q * nr + j
-                if j < width:
-                    for p in range(kc):
-                        bp[at + p * nr] = b[pc + p, col]
-                else:
-                    for p in range(kc):
-                        bp[at + p * nr] = 0
+                for p in range(kc):
+                    bp[at + p * nr] = b[pc + p, col]
 
 
 @_inline
@@ -237,28 +231,15 @@ def _view(typingctx, data, rows, cols, rs, cs):
 
 
 def _entry(a, ars, acs, b, brs, bcs, c, m, k, n):
-    """The C entry point: ``c (m x n, C order) = a (m x k) @ b (k x n)``, strides in elements.
-
-    A product narrower than a register tile (few columns, many rows) is computed
-    transposed, ``c.T = b.T @ a.T``, so that the tile's vectors run along the long side."""
+    """The C entry point: ``c (m x n, C order) = a (m x k) @ b (k x n)``, strides in elements."""
     out = _view(c, m, n, n, 1)
     if k == 0:
         for i in range(m):
             for j in range(n):
                 out[i, j] = 0
-        return
-    flip = n < NV * (64 // out.itemsize) and m > n
-    if flip:
-        flipped = np.empty((n, m), out.dtype)
-        x, y, z = _view(b, n, k, bcs, brs), _view(a, k, m, acs, ars), _as_any(flipped)
     else:
-        x, y, z = _view(a, m, k, ars, acs), _view(b, k, n, brs, bcs), out
-    # NOTE: one call, inlined: the entry point is the GEMM's only compiled function.
-    _blocked(x, y, z)
-    if flip:
-        for i in range(m):
-            for j in range(n):
-                out[i, j] = flipped[j, i]
+        # NOTE: the GEMM's only compiled function: every helper is inlined here.
+        _blocked(_view(a, m, k, ars, acs), _view(b, k, n, brs, bcs), out)
 
 
 @functools.cache
