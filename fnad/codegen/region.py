@@ -229,7 +229,7 @@ def _fold_helper(name: str, em: Emitter) -> str:
 
         tail = _FOLD_COMBINE[name].format(a="s0", b="buf[j]")
         em.helpers[helper] = f"""
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def {helper}(buf, m, identity):
     {" = ".join(lanes)} = identity
     j = 0
