@@ -47,6 +47,7 @@ ONE_CPU = {min(ALL_CPUS)}
 os.sched_setaffinity(0, ONE_CPU)
 
 import fnad
+from fnad.backends import cpu_blas
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_bench
@@ -342,6 +343,9 @@ def manual_step(compiled: bool):
 def w3(args) -> None:
     p, x, y = mlp_data()
     cands = [fnad_jit("fnad jit(step)", mlp_step, (p, x, y))]
+    if cpu_blas.use_fnad_gemm():
+        with cpu_blas.forced("blas"):  # the same step with every product on OpenBLAS
+            cands.append(fnad_jit("fnad jit(step), FNAD_GEMM=blas", mlp_step, (p, x, y)))
     if jax:
         jstep = jax.jit(partial(mlp_step, value_and_grad=jax.value_and_grad, m=jnp))
         jargs = jax.device_put((p, x, y))
@@ -361,7 +365,8 @@ def w3(args) -> None:
     cands.append(("torch autograd.grad", torch and torch_step))
     cands.append(("numba manual grads + NumPy SGD", partial(manual_step(True), p, x, y)))
     cands.append(("numpy manual backprop", partial(manual_step(False), p, x, y)))
-    title = "W3 MLP step: float32 784-256-256-10, batch 256, loss + grads + SGD"
+    title = "W3 MLP step: float32 784-256-256-10, batch 256, loss + grads + SGD; fnad's "
+    title += f"products: {'its own GEMM' if cpu_blas.use_fnad_gemm() else 'np.dot'}"
     impls, notes = build(title, cands, 2e-4, 2e-5)
     times = measure(impls, 3 if args.quick else 7)
     medians = table(times, notes)
