@@ -86,20 +86,21 @@ def _exp_reduce(x):
 
 @_jit
 def _expm1_tail(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below 2**-60)."""
-    p = 1.6059043836821613e-10
-    p = fma(p, r, 2.08767569878681e-09)
-    p = fma(p, r, 2.505210838544172e-08)
-    p = fma(p, r, 2.755731922398589e-07)
-    p = fma(p, r, 2.7557319223985893e-06)
-    p = fma(p, r, 2.48015873015873e-05)
-    p = fma(p, r, 1.984126984126984e-04)
-    p = fma(p, r, 1.3888888888888889e-03)
-    p = fma(p, r, 8.333333333333333e-03)
-    p = fma(p, r, 4.1666666666666664e-02)
-    p = fma(p, r, 1.6666666666666666e-01)
-    p = fma(p, r, 0.5)
-    return r * r * p
+    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below 2**-60),
+    by Estrin's scheme: a loop over these functions is bound by the latency of one element
+    as much as by its instructions, and Horner's rule would chain all twelve steps."""
+    r2 = r * r
+    r4 = r2 * r2
+    p01 = fma(1.6666666666666666e-01, r, 0.5)
+    p23 = fma(8.333333333333333e-03, r, 4.1666666666666664e-02)
+    p45 = fma(1.984126984126984e-04, r, 1.3888888888888889e-03)
+    p67 = fma(2.7557319223985893e-06, r, 2.48015873015873e-05)
+    p89 = fma(2.505210838544172e-08, r, 2.755731922398589e-07)
+    pab = fma(1.6059043836821613e-10, r, 2.08767569878681e-09)
+    p03 = fma(p23, r2, p01)
+    p47 = fma(p67, r2, p45)
+    p8b = fma(pab, r2, p89)
+    return r2 * fma(fma(p8b, r4, p47), r4, p03)
 
 
 @_jit
@@ -172,16 +173,15 @@ def _log1p_parts(f):
     """``(hfsq, tail)`` with ``log(1 + f) = f - (hfsq - tail)`` for ``|f| <= 0.42``."""
     s = f / (2.0 + f)
     z = s * s
-    # 2 atanh(s) = 2s + s * R(z); R's coefficients are 2 / (2k + 1)
-    p = 0.1111111111111111
-    p = fma(p, z, 0.11764705882352941)
-    p = fma(p, z, 0.13333333333333333)
-    p = fma(p, z, 0.15384615384615385)
-    p = fma(p, z, 0.18181818181818182)
-    p = fma(p, z, 0.2222222222222222)
-    p = fma(p, z, 0.2857142857142857)
-    p = fma(p, z, 0.4)
-    p = fma(p, z, 0.6666666666666666)
+    # 2 atanh(s) = 2s + s * R(z); R's coefficients are 2 / (2k + 1), by Estrin's scheme
+    z2 = z * z
+    z4 = z2 * z2
+    p01 = fma(0.4, z, 0.6666666666666666)
+    p23 = fma(0.2222222222222222, z, 0.2857142857142857)
+    p45 = fma(0.15384615384615385, z, 0.18181818181818182)
+    p67 = fma(0.11764705882352941, z, 0.13333333333333333)
+    p47 = fma(p67, z2, p45)
+    p = fma(fma(0.1111111111111111, z4, p47), z4, fma(p23, z2, p01))
     hfsq = 0.5 * f * f
     return hfsq, s * (hfsq + z * p)
 
