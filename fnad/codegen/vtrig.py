@@ -151,13 +151,11 @@ def sinh_f64(x):
     a = abs(x)
     z = a * a
     # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-61)
-    p = 7.746178593018827e-13
-    p = fma(p, z, 1.6057679623801638e-10)
-    p = fma(p, z, 2.5052117695907823e-08)
-    p = fma(p, z, 2.7557319191381816e-06)
-    p = fma(p, z, 0.00019841269841324198)
-    p = fma(p, z, 0.008333333333333299)
-    p = fma(p, z, 0.16666666666666666)
+    z2 = z * z
+    p01 = fma(0.008333333333333299, z, 0.16666666666666666)
+    p23 = fma(2.7557319191381816e-06, z, 0.00019841269841324198)
+    p45 = fma(1.6057679623801638e-10, z, 2.5052117695907823e-08)
+    p = fma(fma(fma(7.746178593018827e-13, z2, p45), z2, p23), z2, p01)
     small = fma(a * z, p, a)
     return math.copysign(small if a < 1.0 else _sinh_large(a), x)
 
@@ -173,17 +171,16 @@ def tanh_f64(x):
     a = min(abs(x), 20.0)  # tanh rounds to 1 from 19.1 on
     z = a * a
     # tanh(a) = a + a z P(z) below 0.55: P a Chebyshev fit (error below 2**-56)
-    p = -2.060276537636634e-05
-    p = fma(p, z, 8.511313685577672e-05)
-    p = fma(p, z, -0.0002346347410887237)
-    p = fma(p, z, 0.0005889360520074057)
-    p = fma(p, z, -0.001455661830100716)
-    p = fma(p, z, 0.003592110378689024)
-    p = fma(p, z, -0.008863234397814355)
-    p = fma(p, z, 0.021869488493666944)
-    p = fma(p, z, -0.053968253967434016)
-    p = fma(p, z, 0.13333333333332714)
-    p = fma(p, z, -0.3333333333333333)
+    z2 = z * z
+    z4 = z2 * z2
+    p01 = fma(0.13333333333332714, z, -0.3333333333333333)
+    p23 = fma(0.021869488493666944, z, -0.053968253967434016)
+    p45 = fma(0.003592110378689024, z, -0.008863234397814355)
+    p67 = fma(0.0005889360520074057, z, -0.001455661830100716)
+    p89 = fma(8.511313685577672e-05, z, -0.0002346347410887237)
+    p03 = fma(p23, z2, p01)
+    p47 = fma(p67, z2, p45)
+    p = fma(fma(fma(-2.060276537636634e-05, z2, p89), z4, p47), z4, p03)
     small = fma(a * z, p, a)
     # 1 - 2 / (exp(2a) + 1) above: the quotient (below 0.45) would cost an ulp of the
     # result if the roundings of the sum and of the reciprocal were not put back
