@@ -225,7 +225,10 @@ def _exp_pair(a, sign):
     # the second term is far below an ulp of the first
     e = pow2(np.int32(-min(n, np.int32(63))))
     e = e * e  # NOTE: squared rather than pow2(-2n): doubling n would widen it to int64
-    return _scale(m + fma(sign, e / m, m_lo), np.int32(n - 1))
+    y = m + fma(sign, e / m, m_lo)
+    # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a float32 up to
+    # n = 129; n = 130 (a > 89.7) gives inf, as the result overflows from a = 89.42 on.
+    return (y + y) * pow2(np.int32(n - 2))
 
 
 @_jit
