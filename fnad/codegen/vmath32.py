@@ -120,15 +120,23 @@ def expm1_f32(x):
 
 
 @_jit
-def _log_split(x):
-    """``(e, f)`` with ``x = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for finite
-    ``x > 0`` (subnormals included)."""
-    tiny = x < _TINY
-    xs = x * F(8388608.0) if tiny else x  # 2**23 brings subnormals to normal range
+def _mant_exp(xs):
+    """``(e, f)`` with ``xs = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for normal
+    ``xs > 0``."""
     bits = np.int32(f32_bits(xs) - _SQRT_HALF_BITS)
-    e = np.int32((bits >> 23) - (23 if tiny else 0))
     m = bits_f32(np.int32((bits & _MANT) + _SQRT_HALF_BITS))
-    return F(e), m - _ONE
+    return F(np.int32(bits >> 23)), m - _ONE
+
+
+@_jit
+def _log_split(x):
+    """``(e, f)`` of ``_mant_exp`` for finite ``x > 0``, subnormals included."""
+    # NOTE: both splits are computed and one selected: scaling a subnormal by 2**23 first
+    # would lengthen every lane's chain of dependent instructions, which costs more.
+    e, f = _mant_exp(x)
+    e_sub, f_sub = _mant_exp(x * F(8388608.0))
+    tiny = x < _TINY
+    return (e_sub - F(23.0) if tiny else e), (f_sub if tiny else f)
 
 
 # log(1 + f) = f + f**2 Q(f) on [sqrt(1/2) - 1, sqrt(2) - 1]; log2 and log10 are the same
@@ -160,12 +168,11 @@ def _log_sum(a, p, lo, f, q):
 
 @_jit
 def _log_special(x, y):
-    """The result for x <= 0, inf and NaN, else ``y``."""
-    if x != x or x == _INF:
-        return x
-    if x == _ZERO:
-        return -_INF
-    return _NAN if x < _ZERO else y
+    """``y`` for finite ``x > 0``, else the result for x <= 0, inf and NaN."""
+    # NOTE: one select of y, the other value computed from x alone: shorter than a chain
+    # of selects on y
+    other = -_INF if x == _ZERO else (x if x > _ZERO else _NAN)
+    return y if (x > _ZERO and x < _INF) else other
 
 
 @_jit
