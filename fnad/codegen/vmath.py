@@ -157,15 +157,22 @@ def exp2_f64(x):
 
 
 @_jit
-def _log_split(x):
-    """``(e, f)`` with ``x = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for finite
-    ``x > 0`` (subnormals included)."""
-    tiny = x < 2.2250738585072014e-308
-    xs = x * 18014398509481984.0 if tiny else x  # 2**54 brings subnormals to normal range
+def _mant_exp(xs):
+    """``(e, f)`` with ``xs = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for normal
+    ``xs > 0``."""
     bits = f64_bits(xs) - _SQRT_HALF_BITS
-    e = (bits >> 52) - (54 if tiny else 0)
-    m = bits_f64((bits & _MANT) + _SQRT_HALF_BITS)
-    return e, m - 1.0
+    return np.float64(bits >> 52), bits_f64((bits & _MANT) + _SQRT_HALF_BITS) - 1.0
+
+
+@_jit
+def _log_split(x):
+    """``(e, f)`` of ``_mant_exp`` for finite ``x > 0``, subnormals included."""
+    # NOTE: both splits are computed and one selected: scaling a subnormal by 2**54 first
+    # would lengthen every lane's chain of dependent instructions, which costs more.
+    e, f = _mant_exp(x)
+    e_sub, f_sub = _mant_exp(x * 18014398509481984.0)
+    tiny = x < 2.2250738585072014e-308
+    return (e_sub - 54.0 if tiny else e), (f_sub if tiny else f)
 
 
 @_jit
@@ -188,20 +195,17 @@ def _log1p_parts(f):
 
 @_jit
 def _log_special(x, y):
-    """The result for x <= 0, inf and NaN, else ``y``."""
-    if x != x or x == np.inf:
-        return x
-    if x == 0.0:
-        return -np.inf
-    return np.nan if x < 0.0 else y
+    """``y`` for finite ``x > 0``, else the result for x <= 0, inf and NaN."""
+    # NOTE: one select of y, the other value computed from x alone
+    other = -np.inf if x == 0.0 else (x if x > 0.0 else np.nan)
+    return y if (x > 0.0 and x < np.inf) else other
 
 
 @_jit
 def log_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
-    ed = np.float64(e)
-    y = ed * _LN2_HI + (f - (hfsq - (tail + ed * _LN2_LO)))
+    y = e * _LN2_HI + (f - (hfsq - (tail + e * _LN2_LO)))
     return _log_special(x, y)
 
 
@@ -209,7 +213,7 @@ def log_f64(x):
 def log2_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
-    y = np.float64(e) + (f - (hfsq - tail)) * _LOG2_E
+    y = e + (f - (hfsq - tail)) * _LOG2_E
     return _log_special(x, y)
 
 
@@ -217,8 +221,7 @@ def log2_f64(x):
 def log10_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
-    ed = np.float64(e)
-    y = ed * _LOG10_2_HI + ((f - (hfsq - tail)) * _LOG10_E + ed * _LOG10_2_LO)
+    y = e * _LOG10_2_HI + ((f - (hfsq - tail)) * _LOG10_E + e * _LOG10_2_LO)
     return _log_special(x, y)
 
 
@@ -229,8 +232,7 @@ def log1p_f64(x):
     c = (x - (u - 1.0)) / u
     e, f = _log_split(u)
     hfsq, tail = _log1p_parts(f)
-    ed = np.float64(e)
-    y = ed * _LN2_HI + (f - (hfsq - (tail + (ed * _LN2_LO + c))))
+    y = e * _LN2_HI + (f - (hfsq - (tail + (e * _LN2_LO + c))))
     if x != x or x == np.inf:
         return x
     if x == -1.0:
