@@ -21,7 +21,6 @@ from fnad.codegen.vmath import (
     _exp_reduce,
     _expm1_tail,
     _jit,
-    _scale,
     f64_bits,
     fma,
     pow2,
@@ -131,7 +130,8 @@ def tan_f64(x):
 def _exp_half(a):
     """``exp(a) / 2`` for ``0 <= a``, without overflowing before the true result does."""
     n, r = _exp_reduce(min(a, 711.0))
-    return _scale(1.0 + (r + _expm1_tail(r)), n - 1)
+    y = 1.0 + (r + _expm1_tail(r))
+    return (y + y) * pow2(n - 2)  # NOTE: see _sinh_large
 
 
 @_jit
@@ -143,7 +143,10 @@ def _sinh_large(a):
     m_lo = s - (m - 1.0)  # the rounding of m, put back: it would cost half an ulp
     # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-1022
     # the second term is far below an ulp of the first
-    return _scale(m + (m_lo - pow2(-min(n + n, 1022)) / m), n - 1)
+    y = m + (m_lo - pow2(-min(n + n, 1022)) / m)
+    # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a double up to
+    # n = 1025; n = 1026 (a > 710.8) gives inf, as the result overflows from a = 710.48 on.
+    return (y + y) * pow2(n - 2)
 
 
 @_jit
