@@ -116,9 +116,11 @@ def test_dense_sweep_within_bound(name, dtype):
 
 
 # Float32 functions whose error bound rests on an argument about where rounding errors
-# cancel, with the range beyond which the result is trivially right (or libm's).
+# cancel, with the range beyond which the result is trivially right (or libm's). The
+# logarithms: every positive float32 (and log1p every one in (-1, 0) as well).
 EXHAUSTIVE = {"sin": vtrig32.HUGE, "cos": vtrig32.HUGE, "tan": vtrig32.HUGE}
 EXHAUSTIVE.update(tanh=9.5, sinh=90.0, cosh=90.0)
+EXHAUSTIVE.update(dict.fromkeys(("log", "log2", "log10", "log1p"), np.finfo(np.float32).max))
 
 
 @pytest.mark.slow
@@ -126,11 +128,12 @@ EXHAUSTIVE.update(tanh=9.5, sinh=90.0, cosh=90.0)
 def test_float32_exhaustive(name):
     """Every positive float32 up to EXHAUSTIVE[name] (the functions are odd or even)."""
     top = int(np.array([EXHAUSTIVE[name]], np.float32).view(np.uint32)[0])
+    minus_one = int(np.array([1.0], np.float32).view(np.uint32)[0])
     for start in range(0, top + 1, 1 << 24):
-        check(
-            name,
-            np.arange(start, min(start + (1 << 24), top + 1), dtype=np.uint32).view(np.float32),
-        )
+        x = np.arange(start, min(start + (1 << 24), top + 1), dtype=np.uint32).view(np.float32)
+        check(name, x)
+        if name == "log1p" and start < minus_one:
+            check(name, -x[x < 1])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

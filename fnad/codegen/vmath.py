@@ -86,20 +86,21 @@ def _exp_reduce(x):
 
 @_jit
 def _expm1_tail(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below 2**-60)."""
-    p = 1.6059043836821613e-10
-    p = fma(p, r, 2.08767569878681e-09)
-    p = fma(p, r, 2.505210838544172e-08)
-    p = fma(p, r, 2.755731922398589e-07)
-    p = fma(p, r, 2.7557319223985893e-06)
-    p = fma(p, r, 2.48015873015873e-05)
-    p = fma(p, r, 1.984126984126984e-04)
-    p = fma(p, r, 1.3888888888888889e-03)
-    p = fma(p, r, 8.333333333333333e-03)
-    p = fma(p, r, 4.1666666666666664e-02)
-    p = fma(p, r, 1.6666666666666666e-01)
-    p = fma(p, r, 0.5)
-    return r * r * p
+    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below 2**-60),
+    by Estrin's scheme: a loop over these functions is bound by the latency of one element
+    as much as by its instructions, and Horner's rule would chain all twelve steps."""
+    r2 = r * r
+    r4 = r2 * r2
+    p01 = fma(1.6666666666666666e-01, r, 0.5)
+    p23 = fma(8.333333333333333e-03, r, 4.1666666666666664e-02)
+    p45 = fma(1.984126984126984e-04, r, 1.3888888888888889e-03)
+    p67 = fma(2.7557319223985893e-06, r, 2.48015873015873e-05)
+    p89 = fma(2.505210838544172e-08, r, 2.755731922398589e-07)
+    pab = fma(1.6059043836821613e-10, r, 2.08767569878681e-09)
+    p03 = fma(p23, r2, p01)
+    p47 = fma(p67, r2, p45)
+    p8b = fma(pab, r2, p89)
+    return r2 * fma(fma(p8b, r4, p47), r4, p03)
 
 
 @_jit
@@ -156,15 +157,22 @@ def exp2_f64(x):
 
 
 @_jit
-def _log_split(x):
-    """``(e, f)`` with ``x = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for finite
-    ``x > 0`` (subnormals included)."""
-    tiny = x < 2.2250738585072014e-308
-    xs = x * 18014398509481984.0 if tiny else x  # 2**54 brings subnormals to normal range
+def _mant_exp(xs):
+    """``(e, f)`` with ``xs = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for normal
+    ``xs > 0``."""
     bits = f64_bits(xs) - _SQRT_HALF_BITS
-    e = (bits >> 52) - (54 if tiny else 0)
-    m = bits_f64((bits & _MANT) + _SQRT_HALF_BITS)
-    return e, m - 1.0
+    return np.float64(bits >> 52), bits_f64((bits & _MANT) + _SQRT_HALF_BITS) - 1.0
+
+
+@_jit
+def _log_split(x):
+    """``(e, f)`` of ``_mant_exp`` for finite ``x > 0``, subnormals included."""
+    # NOTE: both splits are computed and one selected: scaling a subnormal by 2**54 first
+    # would lengthen every lane's chain of dependent instructions, which costs more.
+    e, f = _mant_exp(x)
+    e_sub, f_sub = _mant_exp(x * 18014398509481984.0)
+    tiny = x < 2.2250738585072014e-308
+    return (e_sub - 54.0 if tiny else e), (f_sub if tiny else f)
 
 
 @_jit
@@ -172,36 +180,32 @@ def _log1p_parts(f):
     """``(hfsq, tail)`` with ``log(1 + f) = f - (hfsq - tail)`` for ``|f| <= 0.42``."""
     s = f / (2.0 + f)
     z = s * s
-    # 2 atanh(s) = 2s + s * R(z); R's coefficients are 2 / (2k + 1)
-    p = 0.1111111111111111
-    p = fma(p, z, 0.11764705882352941)
-    p = fma(p, z, 0.13333333333333333)
-    p = fma(p, z, 0.15384615384615385)
-    p = fma(p, z, 0.18181818181818182)
-    p = fma(p, z, 0.2222222222222222)
-    p = fma(p, z, 0.2857142857142857)
-    p = fma(p, z, 0.4)
-    p = fma(p, z, 0.6666666666666666)
+    # 2 atanh(s) = 2s + s * R(z); R's coefficients are 2 / (2k + 1), by Estrin's scheme
+    z2 = z * z
+    z4 = z2 * z2
+    p01 = fma(0.4, z, 0.6666666666666666)
+    p23 = fma(0.2222222222222222, z, 0.2857142857142857)
+    p45 = fma(0.15384615384615385, z, 0.18181818181818182)
+    p67 = fma(0.11764705882352941, z, 0.13333333333333333)
+    p47 = fma(p67, z2, p45)
+    p = fma(fma(0.1111111111111111, z4, p47), z4, fma(p23, z2, p01))
     hfsq = 0.5 * f * f
     return hfsq, s * (hfsq + z * p)
 
 
 @_jit
 def _log_special(x, y):
-    """The result for x <= 0, inf and NaN, else ``y``."""
-    if x != x or x == np.inf:
-        return x
-    if x == 0.0:
-        return -np.inf
-    return np.nan if x < 0.0 else y
+    """``y`` for finite ``x > 0``, else the result for x <= 0, inf and NaN."""
+    # NOTE: one select of y, the other value computed from x alone
+    other = -np.inf if x == 0.0 else (x if x > 0.0 else np.nan)
+    return y if (x > 0.0 and x < np.inf) else other
 
 
 @_jit
 def log_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
-    ed = np.float64(e)
-    y = ed * _LN2_HI + (f - (hfsq - (tail + ed * _LN2_LO)))
+    y = e * _LN2_HI + (f - (hfsq - (tail + e * _LN2_LO)))
     return _log_special(x, y)
 
 
@@ -209,7 +213,7 @@ def log_f64(x):
 def log2_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
-    y = np.float64(e) + (f - (hfsq - tail)) * _LOG2_E
+    y = e + (f - (hfsq - tail)) * _LOG2_E
     return _log_special(x, y)
 
 
@@ -217,8 +221,7 @@ def log2_f64(x):
 def log10_f64(x):
     e, f = _log_split(x)
     hfsq, tail = _log1p_parts(f)
-    ed = np.float64(e)
-    y = ed * _LOG10_2_HI + ((f - (hfsq - tail)) * _LOG10_E + ed * _LOG10_2_LO)
+    y = e * _LOG10_2_HI + ((f - (hfsq - tail)) * _LOG10_E + e * _LOG10_2_LO)
     return _log_special(x, y)
 
 
@@ -229,8 +232,7 @@ def log1p_f64(x):
     c = (x - (u - 1.0)) / u
     e, f = _log_split(u)
     hfsq, tail = _log1p_parts(f)
-    ed = np.float64(e)
-    y = ed * _LN2_HI + (f - (hfsq - (tail + (ed * _LN2_LO + c))))
+    y = e * _LN2_HI + (f - (hfsq - (tail + (e * _LN2_LO + c))))
     if x != x or x == np.inf:
         return x
     if x == -1.0:

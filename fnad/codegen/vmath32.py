@@ -60,14 +60,13 @@ def _reduce(x):
 
 @_jit
 def _tail(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` to float32 accuracy (Taylor, degree 7)."""
-    p = F(1.9841269841269841e-04)
-    p = fma(p, r, F(1.3888888888888889e-03))
-    p = fma(p, r, F(8.333333333333333e-03))
-    p = fma(p, r, F(4.1666666666666664e-02))
-    p = fma(p, r, F(1.6666666666666666e-01))
-    p = fma(p, r, _HALF)
-    return r * r * p
+    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` to float32 accuracy (Taylor, degree 7, by
+    Estrin's scheme: shorter latency than Horner's rule, which bounds these loops)."""
+    r2 = r * r
+    p01 = fma(F(1.6666666666666666e-01), r, _HALF)
+    p23 = fma(F(8.333333333333333e-03), r, F(4.1666666666666664e-02))
+    p45 = fma(F(1.9841269841269841e-04), r, F(1.3888888888888889e-03))
+    return r2 * fma(fma(p45, r2, p23), r2, p01)
 
 
 @_jit
@@ -121,76 +120,88 @@ def expm1_f32(x):
 
 
 @_jit
-def _log_split(x):
-    """``(e, f)`` with ``x = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for finite
-    ``x > 0`` (subnormals included)."""
-    tiny = x < _TINY
-    xs = x * F(8388608.0) if tiny else x  # 2**23 brings subnormals to normal range
+def _mant_exp(xs):
+    """``(e, f)`` with ``xs = 2**e (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``, for normal
+    ``xs > 0``."""
     bits = np.int32(f32_bits(xs) - _SQRT_HALF_BITS)
-    e = np.int32((bits >> 23) - (23 if tiny else 0))
     m = bits_f32(np.int32((bits & _MANT) + _SQRT_HALF_BITS))
-    return F(e), m - _ONE
+    return F(np.int32(bits >> 23)), m - _ONE
 
 
 @_jit
-def _log1p_parts(f):
-    """``(hfsq, tail)`` with ``log(1 + f) = f - (hfsq - tail)`` for ``|f| <= 0.42``."""
-    s = f / (_TWO + f)
-    z = s * s
-    # 2 atanh(s) = 2s + s R(z), R a minimax polynomial in z = s**2 for |s| <= 0.1716
-    p = F(2.4279078841e-01)
-    p = fma(p, z, F(2.8498786688e-01))
-    p = fma(p, z, F(4.0000972152e-01))
-    p = fma(p, z, F(6.6666662693e-01))
-    hfsq = _HALF * f * f
-    return hfsq, s * fma(z, p, hfsq)
+def _log_split(x):
+    """``(e, f)`` of ``_mant_exp`` for finite ``x > 0``, subnormals included."""
+    # NOTE: both splits are computed and one selected: scaling a subnormal by 2**23 first
+    # would lengthen every lane's chain of dependent instructions, which costs more.
+    e, f = _mant_exp(x)
+    e_sub, f_sub = _mant_exp(x * F(8388608.0))
+    tiny = x < _TINY
+    return (e_sub - F(23.0) if tiny else e), (f_sub if tiny else f)
+
+
+# log(1 + f) = f + f**2 Q(f) on [sqrt(1/2) - 1, sqrt(2) - 1]; log2 and log10 are the same
+# with every coefficient divided by ln 2 or ln 10. Q: least-squares fits on Chebyshev nodes
+# weighted by f**2 / log(1 + f), so the error of f**2 Q relative to the result is below
+# 2**-27 (about 0.08 ulp) before rounding.
+_Q_LN = (F(-0.49999988), F(0.33333325), F(-0.250016), F(0.20002002), F(-0.16608764))
+_Q_LN += (F(0.14181177), F(-0.13244627), F(0.12908785), F(-0.07623394))
+_Q_LOG2 = (F(-0.72134733), F(0.4808982), F(-0.36069861), F(0.28857136), F(-0.23956953))
+_Q_LOG2 += (F(0.20448963), F(-0.19137174), F(0.18705665), F(-0.11026802))
+_Q_LOG10 = (F(-0.21714719), F(0.14476478), F(-0.10858084), F(0.08686868), F(-0.07212491))
+_Q_LOG10 += (F(0.06156057), F(-0.05754393), F(0.056263406), F(-0.033308897))
+
+
+@_jit
+def _log_sum(a, p, lo, f, q):
+    """``a + p + lo + f**2 Q(f)``, ``Q``'s coefficients ``q``, for ``|a| >= |p|`` or ``a = 0``:
+    the leading sum is split exactly, the rest is below a fifth of the result."""
+    s = a + p
+    lo = ((a - s) + p) + lo  # NOTE: (a - s) + p is the exact rounding error of s
+    # Estrin's scheme: these loops are bound by the latency of one element as much as by
+    # the number of instructions, and Horner's rule doubles the latency
+    f2 = f * f
+    f4 = f2 * f2
+    q03 = fma(fma(q[3], f, q[2]), f2, fma(q[1], f, q[0]))
+    q47 = fma(fma(q[7], f, q[6]), f2, fma(q[5], f, q[4]))
+    return s + fma(f2, fma(fma(q[8], f4, q47), f4, q03), lo)
 
 
 @_jit
 def _log_special(x, y):
-    """The result for x <= 0, inf and NaN, else ``y``."""
-    if x != x or x == _INF:
-        return x
-    if x == _ZERO:
-        return -_INF
-    return _NAN if x < _ZERO else y
-
-
-@_jit
-def _log_hilo(f):
-    """``(hi, lo)`` with ``hi + lo = log(1 + f)``, ``hi`` holding the leading bits."""
-    hfsq, tail = _log1p_parts(f)
-    hi = f - hfsq
-    return hi, ((f - hi) - hfsq) + tail
+    """``y`` for finite ``x > 0``, else the result for x <= 0, inf and NaN."""
+    # NOTE: one select of y, the other value computed from x alone: shorter than a chain
+    # of selects on y
+    other = -_INF if x == _ZERO else (x if x > _ZERO else _NAN)
+    return y if (x > _ZERO and x < _INF) else other
 
 
 @_jit
 def log_f32(x):
     e, f = _log_split(x)
-    hfsq, tail = _log1p_parts(f)
-    y = fma(e, _LN2_HI16, f - (hfsq - fma(e, _LN2_LO16, tail)))
+    y = _log_sum(e * _LN2_HI16, f, e * _LN2_LO16, f, _Q_LN)  # NOTE: e * _LN2_HI16 is exact
     return _log_special(x, y)
 
 
 @_jit
-def _scaled_log(e, f, c_hi, c_lo, e_hi, e_lo):
-    """``e (e_hi + e_lo) + log(1 + f) (c_hi + c_lo)`` with the product's rounding kept."""
-    hi, lo = _log_hilo(f)
-    p = hi * c_hi
-    err = fma(hi, c_hi, -p) + fma(lo, c_hi, hi * c_lo)
-    return fma(e, e_hi, p + fma(e, e_lo, err))
+def _times(f, c_hi, c_lo):
+    """``(p, lo)`` with ``p + lo = f (c_hi + c_lo)`` to about 2**-48 relative."""
+    p = f * c_hi
+    return p, fma(f, c_lo, fma(f, c_hi, -p))
 
 
 @_jit
 def log2_f32(x):
     e, f = _log_split(x)
-    return _log_special(x, _scaled_log(e, f, _LOG2_E, _LOG2_E_LO, _ONE, _ZERO))
+    p, lo = _times(f, _LOG2_E, _LOG2_E_LO)
+    return _log_special(x, _log_sum(e, p, lo, f, _Q_LOG2))
 
 
 @_jit
 def log10_f32(x):
     e, f = _log_split(x)
-    return _log_special(x, _scaled_log(e, f, _LOG10_E, _LOG10_E_LO, _LOG10_2_HI, _LOG10_2_LO))
+    p, lo = _times(f, _LOG10_E, _LOG10_E_LO)
+    y = _log_sum(e * _LOG10_2_HI, p, fma(e, _LOG10_2_LO, lo), f, _Q_LOG10)
+    return _log_special(x, y)
 
 
 @_jit
@@ -199,8 +210,7 @@ def log1p_f32(x):
     # NOTE: c is the rounding error of u relative to u, so log(u) + c = log(1 + x).
     c = (x - (u - _ONE)) / u
     e, f = _log_split(u)
-    hfsq, tail = _log1p_parts(f)
-    y = fma(e, _LN2_HI16, f - (hfsq - (tail + fma(e, _LN2_LO16, c))))
+    y = _log_sum(e * _LN2_HI16, f, fma(e, _LN2_LO16, c), f, _Q_LN)
     if x != x or x == _INF:
         return x
     if x == -_ONE:
@@ -222,7 +232,10 @@ def _exp_pair(a, sign):
     # the second term is far below an ulp of the first
     e = pow2(np.int32(-min(n, np.int32(63))))
     e = e * e  # NOTE: squared rather than pow2(-2n): doubling n would widen it to int64
-    return _scale(m + fma(sign, e / m, m_lo), np.int32(n - 1))
+    y = m + fma(sign, e / m, m_lo)
+    # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a float32 up to
+    # n = 129; n = 130 (a > 89.7) gives inf, as the result overflows from a = 89.42 on.
+    return (y + y) * pow2(np.int32(n - 2))
 
 
 @_jit
@@ -230,10 +243,9 @@ def sinh_f32(x):
     a = abs(x)
     z = a * a
     # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-32)
-    p = F(2.8062802582276946e-06)
-    p = fma(p, z, F(0.00019838101968683888))
-    p = fma(p, z, F(0.00833333967591706))
-    p = fma(p, z, F(0.16666666646842135))
+    z2 = z * z
+    p = fma(F(0.00833333967591706), z, F(0.16666666646842135))
+    p = fma(fma(F(2.8062802582276946e-06), z, F(0.00019838101968683888)), z2, p)
     small = fma(a * z, p, a)
     return math.copysign(small if a < _ONE else _exp_pair(a, -_ONE), x)
 
@@ -248,11 +260,10 @@ def tanh_f32(x):
     a = min(abs(x), F(9.5))  # tanh rounds to 1 from 9.01 on
     z = a * a
     # tanh(a) = a + a z P(z) below 0.55: P a least-squares fit on Chebyshev nodes
-    p = F(-0.006264368)
-    p = fma(p, z, F(0.021064136))
-    p = fma(p, z, F(-0.053850297))
-    p = fma(p, z, F(0.13332565))
-    p = fma(p, z, F(-0.33333316))
+    z2 = z * z
+    p = fma(F(0.13332565), z, F(-0.33333316))
+    p = fma(fma(F(0.021064136), z, F(-0.053850297)), z2, p)
+    p = fma(F(-0.006264368), z2 * z2, p)
     small = fma(a * z, p, a)
     # 1 - 2 / (exp(2a) + 1) above: the quotient is below 0.45, so its rounding errors stay
     # below half an ulp of the result (faithful on every float32, tests/test_vmath.py)

@@ -21,7 +21,6 @@ from fnad.codegen.vmath import (
     _exp_reduce,
     _expm1_tail,
     _jit,
-    _scale,
     f64_bits,
     fma,
     pow2,
@@ -131,7 +130,8 @@ def tan_f64(x):
 def _exp_half(a):
     """``exp(a) / 2`` for ``0 <= a``, without overflowing before the true result does."""
     n, r = _exp_reduce(min(a, 711.0))
-    return _scale(1.0 + (r + _expm1_tail(r)), n - 1)
+    y = 1.0 + (r + _expm1_tail(r))
+    return (y + y) * pow2(n - 2)  # NOTE: see _sinh_large
 
 
 @_jit
@@ -143,7 +143,10 @@ def _sinh_large(a):
     m_lo = s - (m - 1.0)  # the rounding of m, put back: it would cost half an ulp
     # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-1022
     # the second term is far below an ulp of the first
-    return _scale(m + (m_lo - pow2(-min(n + n, 1022)) / m), n - 1)
+    y = m + (m_lo - pow2(-min(n + n, 1022)) / m)
+    # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a double up to
+    # n = 1025; n = 1026 (a > 710.8) gives inf, as the result overflows from a = 710.48 on.
+    return (y + y) * pow2(n - 2)
 
 
 @_jit
@@ -151,13 +154,11 @@ def sinh_f64(x):
     a = abs(x)
     z = a * a
     # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-61)
-    p = 7.746178593018827e-13
-    p = fma(p, z, 1.6057679623801638e-10)
-    p = fma(p, z, 2.5052117695907823e-08)
-    p = fma(p, z, 2.7557319191381816e-06)
-    p = fma(p, z, 0.00019841269841324198)
-    p = fma(p, z, 0.008333333333333299)
-    p = fma(p, z, 0.16666666666666666)
+    z2 = z * z
+    p01 = fma(0.008333333333333299, z, 0.16666666666666666)
+    p23 = fma(2.7557319191381816e-06, z, 0.00019841269841324198)
+    p45 = fma(1.6057679623801638e-10, z, 2.5052117695907823e-08)
+    p = fma(fma(fma(7.746178593018827e-13, z2, p45), z2, p23), z2, p01)
     small = fma(a * z, p, a)
     return math.copysign(small if a < 1.0 else _sinh_large(a), x)
 
@@ -173,17 +174,16 @@ def tanh_f64(x):
     a = min(abs(x), 20.0)  # tanh rounds to 1 from 19.1 on
     z = a * a
     # tanh(a) = a + a z P(z) below 0.55: P a Chebyshev fit (error below 2**-56)
-    p = -2.060276537636634e-05
-    p = fma(p, z, 8.511313685577672e-05)
-    p = fma(p, z, -0.0002346347410887237)
-    p = fma(p, z, 0.0005889360520074057)
-    p = fma(p, z, -0.001455661830100716)
-    p = fma(p, z, 0.003592110378689024)
-    p = fma(p, z, -0.008863234397814355)
-    p = fma(p, z, 0.021869488493666944)
-    p = fma(p, z, -0.053968253967434016)
-    p = fma(p, z, 0.13333333333332714)
-    p = fma(p, z, -0.3333333333333333)
+    z2 = z * z
+    z4 = z2 * z2
+    p01 = fma(0.13333333333332714, z, -0.3333333333333333)
+    p23 = fma(0.021869488493666944, z, -0.053968253967434016)
+    p45 = fma(0.003592110378689024, z, -0.008863234397814355)
+    p67 = fma(0.0005889360520074057, z, -0.001455661830100716)
+    p89 = fma(8.511313685577672e-05, z, -0.0002346347410887237)
+    p03 = fma(p23, z2, p01)
+    p47 = fma(p67, z2, p45)
+    p = fma(fma(fma(-2.060276537636634e-05, z2, p89), z4, p47), z4, p03)
     small = fma(a * z, p, a)
     # 1 - 2 / (exp(2a) + 1) above: the quotient (below 0.45) would cost an ulp of the
     # result if the roundings of the sum and of the reciprocal were not put back

@@ -99,7 +99,9 @@ def cos_f32(x):
     s, s_tail = _sin_parts(r, lo)
     c, c_tail = _cos_parts(r, lo)
     v = s + s_tail if q & 1 else c + c_tail
-    return -v if (q + 1) & 2 else v
+    # NOTE: negative for q = 1 or 2, tested on q's two bits: (q + 1) & 2 would widen the
+    # lanes of q to int64 (two vectors per vector of data)
+    return -v if (q & 1 != 0) != (q & 2 != 0) else v
 
 
 @_jit
