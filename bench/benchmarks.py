@@ -41,6 +41,18 @@ import numpy as np
 # is pinned to one CPU, so the threads a peer starts later (XLA's intra-op pool, which
 # xla_cpu_multi_thread_eigen=false does not stop) inherit one CPU and the peers run
 # single-threaded, as the tables claim. ``two_threads`` widens the main thread's CPUs.
+
+
+@numba.njit(parallel=True)
+def _start_pool(n):
+    # NOTE: a first parallel loop creates the pool's threads (OpenMP's at this point).
+    total = 0
+    for i in numba.prange(n):
+        total += i
+    return total
+
+
+_start_pool(1000)
 numba.set_num_threads(1)
 ALL_CPUS = os.sched_getaffinity(0)
 ONE_CPU = {min(ALL_CPUS)}
