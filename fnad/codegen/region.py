@@ -163,7 +163,14 @@ def emit_region(fused: Node, em: Emitter) -> None:
     _emit_loops(region, em, flag)
     em.emit(f"if {flag}:  # an argument of sin/cos/tan beyond vtrig.HUGE: use libm")
     em.indent, em.precise = em.indent + 1, True
+    # NOTE: the second loop's temporaries get names of their own: Numba's SSA pass slows
+    # down sharply when many names are assigned in both branches of a function.
+    kept = set(map(id, region.outputs))
+    temps = [v for n in region.nodes for v in n.outs if id(v) not in kept and id(v) in em.names]
+    saved = {id(v): em.names[id(v)] for v in temps}
+    em.names.update({k: name + "_p" for k, name in saved.items()})
     _emit_loops(region, em, None)
+    em.names.update(saved)
     em.indent, em.precise = em.indent - 1, False
 
 
