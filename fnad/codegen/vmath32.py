@@ -60,13 +60,15 @@ def _reduce(x):
 
 @_jit
 def _tail(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` to float32 accuracy (Taylor, degree 7, by
-    Estrin's scheme: shorter latency than Horner's rule, which bounds these loops)."""
+    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2``: ``r**2`` times a degree-4 fit (least
+    squares on Chebyshev nodes, weighted toward the minimax error relative to ``exp(r)``:
+    below 2**-27.9 with float32 coefficients, as good as Taylor's degree 7 with one FMA
+    fewer), by Estrin's scheme: shorter latency than Horner's rule, which bounds these
+    loops."""
     r2 = r * r
-    p01 = fma(F(1.6666666666666666e-01), r, _HALF)
-    p23 = fma(F(8.333333333333333e-03), r, F(4.1666666666666664e-02))
-    p45 = fma(F(1.9841269841269841e-04), r, F(1.3888888888888889e-03))
-    return r2 * fma(fma(p45, r2, p23), r2, p01)
+    p01 = fma(F(0.16666521), r, F(0.49999994))
+    p23 = fma(F(0.008368712), r, F(0.04166839))
+    return r2 * fma(fma(F(0.0013814592), r2, p23), r2, p01)
 
 
 @_jit
