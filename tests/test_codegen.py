@@ -182,3 +182,27 @@ def test_contractions_over_leading_axes_read_operands_without_transposing_copies
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     first = jitted.lower(*args).source.split("einsum[spec=zij,zik->jk]")[1].split("\n")[1]
     assert "np.transpose" not in first and ".T" in first  # a free view, not a copy
+
+
+def test_a_function_past_the_vector_math_budget_calls_libm_and_says_so(monkeypatch, caplog):
+    from fnad.codegen import cpu
+
+    def chain(x):
+        for _ in range(3):
+            x = np.sin(x) * 0.9 + x * 0.1
+        return np.sum(x)
+
+    x = np.linspace(0.0, 1.0, 7)
+    within = fnad.jit(fnad.grad(chain)).lower(x)
+    assert "vtrig.sin_f64(" in within.source and "math.sin(" in within.source  # libm rerun
+    calls = cpu.vector_math_calls(within.graph)
+    regions = [n.params["region"] for n in within.graph.nodes if n.prim.name == "fused"]
+    trig = [n for r in regions for n in r.nodes if n.prim.name in ("sin", "cos")]
+    assert calls == len(trig) >= 3
+    monkeypatch.setattr(cpu, "VECTOR_MATH_BUDGET", calls - 1)
+    with caplog.at_level("WARNING", logger="fnad"):
+        past = fnad.jit(fnad.grad(chain))
+        source = past.lower(x).source
+    assert "vtrig" not in source and "math.sin(" in source
+    assert f"holds {calls} vectorizable math calls" in caplog.text
+    np.testing.assert_allclose(past(x), within.compile()(x), rtol=1e-13)

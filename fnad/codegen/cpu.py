@@ -10,6 +10,7 @@ have it. Every statement carries a ``# <node>`` comment. This module only writes
 from __future__ import annotations
 
 import keyword
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +19,18 @@ from fnad.codegen.control import CONTROL
 from fnad.codegen.einsum import emit_einsum
 from fnad.codegen.indexing import emit_gather, emit_index_add
 from fnad.codegen.linalg import STACKED
-from fnad.codegen.region import emit_region
+from fnad.codegen.region import emit_region, vector_function
 from fnad.codegen.scan import emit_argsort, emit_cumsum
 from fnad.core.graph import Atom, Graph, Literal, Node, Var, _letters, format_literal, subgraphs
 from fnad.core.spec import ArraySpec
+
+log = logging.getLogger("fnad")
+
+#: The most vectorizable-math calls (exp, sin...) one generated function inlines. Each is
+#: inlined into its loop so that the loop vectorizes; Numba's and LLVM's compile time grows
+#: faster than linearly with their number (200 in one function: about 15 s). Beyond this,
+#: the function calls libm, as ``jit(precise=True)`` does, and says so in a warning.
+VECTOR_MATH_BUDGET = 128
 
 _RESERVED = set(keyword.kwlist) | {"np", "math", "nb", "njit", "range", "min", "max", "abs"}
 _RESERVED |= {"prange"}
@@ -197,6 +206,16 @@ def generate(
     """Python source of a module whose ``function`` computes ``graph`` (and, unless
     ``parallel`` is False and where a fused region allows it, ``function + "_parallel"``).
     ``gemm`` writes float matrix products as calls to fnad.codegen.gemm."""
+    calls = vector_math_calls(graph)
+    if not precise and calls > VECTOR_MATH_BUDGET:
+        log.warning(
+            "fnad.jit: %s holds %d vectorizable math calls (more than VECTOR_MATH_BUDGET=%d); "
+            "it calls libm instead, to keep compiling fast: its loops will not vectorize",
+            function,
+            calls,
+            VECTOR_MATH_BUDGET,
+        )
+        precise = True
     em = _body(graph, Emitter(precise, gemm=gemm))
     # NOTE: error_model="numpy": a division by zero gives inf or nan as in NumPy, not a
     # raised ZeroDivisionError (Python's rule, Numba's default).
@@ -226,6 +245,17 @@ def generate(
         par and f"{function}_parallel",
         par.parallel_elements if par else 0,
     )
+
+
+def vector_math_calls(graph: Graph) -> int:
+    """How many calls to fnad's vectorizable math ``graph`` (its fused regions and other
+    sub-graphs included) would inline."""
+    count = 0
+    for node in graph.nodes:
+        count += vector_function(node.prim.name, node.outs[0].spec.dtype) is not None
+        for key in sorted(node.params):
+            count += sum(vector_math_calls(sub) for sub in subgraphs(node.params[key]))
+    return count
 
 
 def _body(graph: Graph, em: Emitter) -> Emitter:
