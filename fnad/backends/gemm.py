@@ -21,7 +21,6 @@ import numpy as np
 from llvmlite import ir
 from numba import cfunc, from_dtype, njit, types
 from numba.core import cgutils
-from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import populate_array
 
@@ -38,20 +37,6 @@ _inline = njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _lanes(dtype: types.Type) -> int:
     # NOTE: must agree with ``64 // itemsize`` in the drivers: 64-byte (AVX-512) vectors.
     return 512 // dtype.bitwidth
-
-
-@intrinsic
-def _as_any(typingctx, a):
-    """``a`` typed with layout ``A``: one compiled GEMM serves C, F and strided operands."""
-    if not isinstance(a, types.Array):
-        return None
-
-    def codegen(context, builder, signature, args):
-        # NOTE: every layout shares one data model; only the static type changes. The
-        # argument is borrowed and the result a new reference: hence the incref.
-        return impl_ret_borrowed(context, builder, signature.return_type, args[0])
-
-    return a.copy(layout="A")(a), codegen
 
 
 @intrinsic
