@@ -304,16 +304,12 @@ isinf_p = compare("isinf", np.isinf, scalar="math.isinf({x})", arity=1)
 isfinite_p = compare("isfinite", np.isfinite, scalar="math.isfinite({x})", arity=1)
 
 
-def _bitwise(name: str, np_fn, scalar: str, arity: int = 2) -> Primitive:
-    """Bitwise/logical operations on booleans and integers (``&``, ``|``, ``^``, ``~``)."""
-
-    def cases(rng):
-        return [(tuple(rng.uniform(size=(5,)) > 0.5 for _ in range(arity)), {})]
-
+def _integer_op(name: str, impl, scalar: str, cases) -> Primitive:
+    """A non-differentiable elementwise primitive on booleans and integers."""
     return register(
         Primitive(
             name,
-            impl=np_fn,
+            impl=impl,
             abstract=same_spec,
             scalar=scalar,
             cases=cases,
@@ -321,6 +317,15 @@ def _bitwise(name: str, np_fn, scalar: str, arity: int = 2) -> Primitive:
             elementwise=True,
         )
     )
+
+
+def _bitwise(name: str, np_fn, scalar: str, arity: int = 2) -> Primitive:
+    """Bitwise/logical operations on booleans and integers (``&``, ``|``, ``^``, ``~``)."""
+
+    def cases(rng):
+        return [(tuple(rng.uniform(size=(5,)) > 0.5 for _ in range(arity)), {})]
+
+    return _integer_op(name, np_fn, scalar, cases)
 
 
 and_p = _bitwise("and", np.bitwise_and, "({x} & {y})")
@@ -341,17 +346,7 @@ def _integer_division(name: str, np_fn, scalar: str) -> Primitive:
         x = rng.integers(-50, 50, size=(8,))
         return [((x, np.array([3, -3, 0, 7, -1, 2, 1 << 40, -5])), {})]
 
-    return register(
-        Primitive(
-            name,
-            impl=impl,
-            abstract=same_spec,
-            scalar=scalar,
-            cases=cases,
-            nondiff=True,
-            elementwise=True,
-        )
-    )
+    return _integer_op(name, impl, scalar, cases)
 
 
 # NOTE: generated functions use error_model="numpy", under which Numba's integer // and %
