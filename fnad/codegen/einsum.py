@@ -62,7 +62,7 @@ def emit_einsum(node: Node, em: Emitter) -> None:
         return
     xm = _as_matrix(xn, a, free_a, contract, batch)
     ym = _as_matrix(yn, b, contract, free_b, batch)
-    product = _matmul(node, em)
+    entry = _gemm_entry(node, em)
     if batch:
         tmp = em.fresh("t")
         em.emit(f"{tmp}x = {xm}")
@@ -71,14 +71,16 @@ def emit_einsum(node: Node, em: Emitter) -> None:
             f"{tmp} = np.empty(({tmp}x.shape[0], {tmp}x.shape[1], {tmp}y.shape[2]), {tmp}x.dtype)"
         )
         em.emit(f"for {tmp}b in range({tmp}x.shape[0]):")
-        if product == "np.dot(":
-            em.emit(f"{tmp}[{tmp}b] = np.dot({tmp}x[{tmp}b], {tmp}y[{tmp}b])", 2)
+        operands = f"{tmp}x[{tmp}b], {tmp}y[{tmp}b]"
+        if entry is None:
+            em.emit(f"{tmp}[{tmp}b] = np.dot({operands})", 2)
         else:
-            into = product.replace("matmul(", "matmul_into(")
-            em.emit(f"{into}{tmp}x[{tmp}b], {tmp}y[{tmp}b], {tmp}[{tmp}b])", 2)
+            em.emit(f"gemm.matmul_into({entry}, {operands}, {tmp}[{tmp}b])", 2)
         em.emit(f"{out} = {tmp}")
+    elif entry is None:
+        em.emit(f"{out} = np.dot({xm}, {ym})")
     else:
-        em.emit(f"{out} = {product}{xm}, {ym})")
+        em.emit(f"{out} = gemm.matmul({entry}, {xm}, {ym})")
     result = batch + free_a + free_b
     sizes = [f"{xn}.shape[{a.index(c)}]" if c in a else f"{yn}.shape[{b.index(c)}]" for c in result]
     if len(result) == 0:
@@ -89,17 +91,16 @@ def emit_einsum(node: Node, em: Emitter) -> None:
     _finish(em, out, result, o)
 
 
-def _matmul(node: Node, em: Emitter) -> str:
-    """The start of the call computing a matrix product of ``node``'s operands, up to the
-    operands (``np.dot(`` or fnad's ``gemm.matmul(<entry>, ``)."""
+def _gemm_entry(node: Node, em: Emitter) -> str | None:
+    """The constant argument holding the address of fnad's GEMM for ``node``'s dtype, or
+    None when the product goes to ``np.dot``."""
     dtypes = {v.spec.dtype for v in (*node.inputs, node.outs[0])}
     dtype = dtypes.pop() if len(dtypes) == 1 else None
     if not em.gemm or dtype not in (np.float32, np.float64):
-        return "np.dot("
+        return None
     em.modules.add("gemm")
     address = gemm_backend.address
-    entry = em.process_const(f"gemm_{dtype}", lambda: np.array([address(dtype)], np.int64))
-    return f"gemm.matmul({entry}, "
+    return em.process_const(f"gemm_{dtype}", lambda: np.array([address(dtype)], np.int64))
 
 
 def _finish(em: Emitter, out: str, order: list[str], want: str) -> None:
