@@ -231,7 +231,6 @@ def _entry(a, ars, acs, b, brs, bcs, c, m, k, n):
 def address(dtype: np.dtype) -> int:
     """The address of the C entry point for float32 or float64 operands, compiled (or
     loaded from Numba's cache) on first use in a process."""
-    pointer = types.CPointer(from_dtype(np.dtype(dtype)))
-    sig = types.void(pointer, types.intp, types.intp, pointer, types.intp, types.intp)
-    sig = types.void(*sig.args, pointer, types.intp, types.intp, types.intp)
+    p, ip = types.CPointer(from_dtype(np.dtype(dtype))), types.intp
+    sig = types.void(p, ip, ip, p, ip, ip, p, ip, ip, ip)  # _entry's arguments
     return cfunc(sig, cache=True)(_entry).address
