@@ -34,9 +34,7 @@ _LN2_LO = F(0.6931471805599453 - float(_LN2))  # with FMA, n * _LN2 is subtracte
 _LN2_HI16 = F(6.9313812256e-01)  # ln 2 with 16 significant bits: e * hi is exact
 _LN2_LO16 = F(9.0580006145e-06)
 _LOG2_E = F(1.4426950408889634)
-_LOG2_E_LO = F(1.4426950408889634 - float(_LOG2_E))
 _LOG10_E = F(0.4342944819032518)
-_LOG10_E_LO = F(0.4342944819032518 - float(_LOG10_E))
 _LOG10_2_HI = F(3.0102920532e-01)  # 16 significant bits
 _LOG10_2_LO = F(0.30102999566398120 - 3.0102920532e-01)
 _TINY = F(1.1754943508222875e-38)
@@ -60,26 +58,29 @@ def _reduce(x):
 
 
 @_jit
-def _reduce_double(a):
-    """``_reduce(a + a)``, bit for bit, with the doubling folded into the constant: ``n``
-    no longer waits for ``a + a`` (about 4% faster in ``tanh``, one step less latency)."""
-    kd = fma(a, _TWO_INV_LN2, _SHIFT)  # NOTE: 2 * _INV_LN2 and a + a are exact
-    n = np.int32(f32_bits(kd) - _SHIFT_BITS)
-    nd = kd - _SHIFT
-    return n, fma(-nd, _LN2_LO, fma(-nd, _LN2, a + a))
+def _tail_poly(r, r2):
+    """``(exp(r) - 1 - r) / r**2`` for ``|r| <= ln2 / 2``: a degree-4 fit (least squares
+    on Chebyshev nodes, weighted toward the minimax error relative to ``exp(r)``: below
+    2**-27.9 with float32 coefficients, as good as Taylor's degree 7 with one FMA fewer),
+    by Estrin's scheme: shorter latency than Horner's rule, which bounds these loops."""
+    p01 = fma(F(0.16666521), r, F(0.49999994))
+    p23 = fma(F(0.008368712), r, F(0.04166839))
+    return fma(fma(F(0.0013814592), r2, p23), r2, p01)
 
 
 @_jit
 def _tail(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2``: ``r**2`` times a degree-4 fit (least
-    squares on Chebyshev nodes, weighted toward the minimax error relative to ``exp(r)``:
-    below 2**-27.9 with float32 coefficients, as good as Taylor's degree 7 with one FMA
-    fewer), by Estrin's scheme: shorter latency than Horner's rule, which bounds these
-    loops."""
+    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2``."""
     r2 = r * r
-    p01 = fma(F(0.16666521), r, F(0.49999994))
-    p23 = fma(F(0.008368712), r, F(0.04166839))
-    return r2 * fma(fma(F(0.0013814592), r2, p23), r2, p01)
+    return r2 * _tail_poly(r, r2)
+
+
+@_jit
+def _expm1_small(r):
+    """``exp(r) - 1`` for ``|r| <= ln2 / 2``, ``r`` added by the polynomial's last FMA: one
+    rounding and one operation fewer than ``r + _tail(r)``."""
+    r2 = r * r
+    return fma(r2, _tail_poly(r, r2), r)
 
 
 @_jit
@@ -93,7 +94,7 @@ def _scale(p, n):
 @_jit
 def exp_f32(x):
     n, r = _reduce(min(max(x, F(-104.0)), F(89.0)))
-    y = _scale(_ONE + (r + _tail(r)), n)
+    y = _scale(_ONE + _expm1_small(r), n)
     return y if x == x else x
 
 
@@ -105,7 +106,7 @@ def exp2_f32(x):
     t = xc - (kd - _SHIFT)
     r = t * _LN2
     r = r + fma(t, _LN2, -r) + t * _LN2_LO  # the rounding of t ln2 put back
-    y = _scale(_ONE + (r + _tail(r)), n)
+    y = _scale(_ONE + _expm1_small(r), n)
     return y if x == x else x
 
 
@@ -152,69 +153,70 @@ def _log_split(x):
     return (e_sub - F(23.0) if tiny else e), (f_sub if tiny else f)
 
 
-# log(1 + f) = f + f**2 Q(f) on [sqrt(1/2) - 1, sqrt(2) - 1]; log2 and log10 are the same
-# with every coefficient divided by ln 2 or ln 10. Q: least-squares fits on Chebyshev nodes
-# weighted by f**2 / log(1 + f), so the error of f**2 Q relative to the result is below
-# 2**-27 (about 0.08 ulp) before rounding.
+# log(1 + f) = c f + f**2 Q(f) on [sqrt(1/2) - 1, sqrt(2) - 1], c = 1, 1 / ln 2 or
+# 1 / ln 10. Q: least-squares fits on Chebyshev nodes weighted by f**2 / log(1 + f), so the
+# error of f**2 Q relative to the result is below 2**-27 for ln. The log2 and log10 fits
+# take c as the float32 constant and absorb part of its rounding error (what is left:
+# 2**-26.1 and 2**-25.3 relative), so c needs no second word.
 _Q_LN = (F(-0.49999988), F(0.33333325), F(-0.250016), F(0.20002002), F(-0.16608764))
 _Q_LN += (F(0.14181177), F(-0.13244627), F(0.12908785), F(-0.07623394))
-_Q_LOG2 = (F(-0.72134733), F(0.4808982), F(-0.36069861), F(0.28857136), F(-0.23956953))
-_Q_LOG2 += (F(0.20448963), F(-0.19137174), F(0.18705665), F(-0.11026802))
-_Q_LOG10 = (F(-0.21714719), F(0.14476478), F(-0.10858084), F(0.08686868), F(-0.07212491))
-_Q_LOG10 += (F(0.06156057), F(-0.05754393), F(0.056263406), F(-0.033308897))
+_Q_LOG2 = (F(-0.7213475), F(0.4809037), F(-0.36068258), F(0.2883078), F(-0.23979296))
+_Q_LOG2 += (F(0.20880857), F(-0.19322222), F(0.16376525), F(-0.08041272))
+_Q_LOG10 = (F(-0.21714725), F(0.14476192), F(-0.10857233), F(0.086994134), F(-0.07243584))
+_Q_LOG10 += (F(0.05981165), F(-0.0534457), F(0.0638477), F(-0.05091851))
 
 
 @_jit
-def _log_sum(a, p, lo, f, q):
-    """``a + p + lo + f**2 Q(f)``, ``Q``'s coefficients ``q``, for ``|a| >= |p|`` or ``a = 0``:
-    the leading sum is split exactly, the rest is below a fifth of the result."""
-    s = a + p
-    lo = ((a - s) + p) + lo  # NOTE: (a - s) + p is the exact rounding error of s
-    # Estrin's scheme: these loops are bound by the latency of one element as much as by
-    # the number of instructions, and Horner's rule doubles the latency
+def _q8(f, q):
+    """``Q(f)``, ``Q``'s nine coefficients ``q``, by Estrin's scheme: these loops are bound
+    by the latency of one element as much as by the number of instructions, and Horner's
+    rule doubles the latency."""
     f2 = f * f
     f4 = f2 * f2
     q03 = fma(fma(q[3], f, q[2]), f2, fma(q[1], f, q[0]))
     q47 = fma(fma(q[7], f, q[6]), f2, fma(q[5], f, q[4]))
-    return s + fma(f2, fma(fma(q[8], f4, q47), f4, q03), lo)
+    return fma(fma(q[8], f4, q47), f4, q03)
 
 
 @_jit
 def _log_special(x, y):
     """``y`` for finite ``x > 0``, else the result for x <= 0, inf and NaN."""
-    # NOTE: one select of y, the other value computed from x alone: shorter than a chain
-    # of selects on y
-    other = -_INF if x == _ZERO else (x if x > _ZERO else _NAN)
-    return y if (x > _ZERO and x < _INF) else other
+    # NOTE: x > 0 is tested once and both of its uses share the mask; the other value is
+    # computed from x alone, which is shorter than a chain of selects on y. Written with
+    # `and`, or with the first two selects nested in one expression, the tests became
+    # branches that LLVM turned into integer compares: the loops were 5-20% slower.
+    positive = x > _ZERO
+    other = x if positive else _NAN
+    other = -_INF if x == _ZERO else other
+    return y if (positive & (x < _INF)) else other
+
+
+# The logarithms below add their terms smallest first and round about twice: log(x) =
+# a + (f + t), log2(x) = e + (c f + t) with c f + t rounded by one FMA, log10 likewise with
+# a = e log10(2) (``a`` exact: ``e`` times 16 bits of the constant). The inner sum is at
+# most about half the result wherever ``a`` is not 0, so its rounding costs at most about
+# a quarter ulp of the result: the results are faithful (every positive float32 is tested).
 
 
 @_jit
 def log_f32(x):
     e, f = _log_split(x)
-    y = _log_sum(e * _LN2_HI16, f, e * _LN2_LO16, f, _Q_LN)  # NOTE: e * _LN2_HI16 is exact
-    return _log_special(x, y)
-
-
-@_jit
-def _times(f, c_hi, c_lo):
-    """``(p, lo)`` with ``p + lo = f (c_hi + c_lo)`` to about 2**-48 relative."""
-    p = f * c_hi
-    return p, fma(f, c_lo, fma(f, c_hi, -p))
+    t = fma(f * f, _q8(f, _Q_LN), e * _LN2_LO16)
+    return _log_special(x, e * _LN2_HI16 + (f + t))
 
 
 @_jit
 def log2_f32(x):
     e, f = _log_split(x)
-    p, lo = _times(f, _LOG2_E, _LOG2_E_LO)
-    return _log_special(x, _log_sum(e, p, lo, f, _Q_LOG2))
+    t = f * f * _q8(f, _Q_LOG2)
+    return _log_special(x, e + fma(f, _LOG2_E, t))
 
 
 @_jit
 def log10_f32(x):
     e, f = _log_split(x)
-    p, lo = _times(f, _LOG10_E, _LOG10_E_LO)
-    y = _log_sum(e * _LOG10_2_HI, p, fma(e, _LOG10_2_LO, lo), f, _Q_LOG10)
-    return _log_special(x, y)
+    t = fma(f * f, _q8(f, _Q_LOG10), e * _LOG10_2_LO)
+    return _log_special(x, e * _LOG10_2_HI + fma(f, _LOG10_E, t))
 
 
 @_jit
@@ -223,7 +225,8 @@ def log1p_f32(x):
     # NOTE: c is the rounding error of u relative to u, so log(u) + c = log(1 + x).
     c = (x - (u - _ONE)) / u
     e, f = _log_split(u)
-    y = _log_sum(e * _LN2_HI16, f, fma(e, _LN2_LO16, c), f, _Q_LN)
+    t = fma(f * f, _q8(f, _Q_LN), fma(e, _LN2_LO16, c))
+    y = e * _LN2_HI16 + (f + t)
     if x != x or x == _INF:
         return x
     if x == -_ONE:
@@ -235,10 +238,10 @@ def log1p_f32(x):
 
 @_jit
 def _exp_pair(a, sign):
-    """``(exp(a) + sign exp(-a)) / 2`` for ``a >= 0`` (``sign`` -1 only for ``a >= 1``),
+    """``(exp(a) + sign exp(-a)) / 2`` for ``a >= 0`` (``sign`` -1 only for ``a >= 0.7``),
     overflowing only where the result does."""
     n, r = _reduce(min(a, F(90.0)))
-    s = r + _tail(r)
+    s = _expm1_small(r)
     m = _ONE + s
     m_lo = s - (m - _ONE)  # the rounding of m, put back: it would cost half an ulp
     # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-126
@@ -255,12 +258,13 @@ def _exp_pair(a, sign):
 def sinh_f32(x):
     a = abs(x)
     z = a * a
-    # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-32)
-    z2 = z * z
-    p = fma(F(0.00833333967591706), z, F(0.16666666646842135))
-    p = fma(fma(F(2.8062802582276946e-06), z, F(0.00019838101968683888)), z2, p)
+    # sinh(a) = a + a z P(z) below 0.7: P of degree 2, a least-squares fit on Chebyshev
+    # nodes (error below 2**-28); _exp_pair stays faithful down to 0.7, where exp(-a) is
+    # a quarter of exp(a)
+    p = fma(F(0.00020101015), z, F(0.008332599))
+    p = fma(p, z, F(0.16666673))
     small = fma(a * z, p, a)
-    return math.copysign(small if a < _ONE else _exp_pair(a, -_ONE), x)
+    return math.copysign(small if a < F(0.7) else _exp_pair(a, -_ONE), x)
 
 
 @_jit
@@ -270,19 +274,25 @@ def cosh_f32(x):
 
 @_jit
 def tanh_f32(x):
-    a = min(abs(x), F(9.5))  # tanh rounds to 1 from 9.01 on
+    a = abs(x)
     z = a * a
-    # tanh(a) = a + a z P(z) below 0.55: P a least-squares fit on Chebyshev nodes
-    z2 = z * z
-    p = fma(F(0.13332565), z, F(-0.33333316))
-    p = fma(fma(F(0.021064136), z, F(-0.053850297)), z2, p)
-    p = fma(F(-0.006264368), z2 * z2, p)
+    # tanh(a) = a + a z P(z) below 0.55: P a least-squares fit on Chebyshev nodes, by
+    # Horner's rule (the short branch: fewer operations matter more than its latency)
+    p = fma(F(-0.006264368), z, F(0.021064136))
+    p = fma(p, z, F(-0.053850297))
+    p = fma(p, z, F(0.13332565))
+    p = fma(p, z, F(-0.33333316))
     small = fma(a * z, p, a)
-    # 1 - 2 / (exp(2a) + 1) above: the quotient is below 0.45, so its rounding errors stay
+    # 1 - 2 / (exp(2a) + 1) above: the quotient is below 0.5, so its rounding errors stay
     # below half an ulp of the result (faithful on every float32, tests/test_vmath.py).
     # exp(2a) + 1 = (1 + s) 2**n + 1 is one FMA on s and 2**n + 1 (computed beside it): one
     # rounding and two dependent steps fewer than forming exp(2a) first (about 10% faster)
-    n, r = _reduce_double(a)
+    ac = min(a, F(9.5))  # tanh rounds to 1 from 9.01 on
+    kd = fma(ac, _TWO_INV_LN2, _SHIFT)
+    n = np.int32(f32_bits(kd) - _SHIFT_BITS)
+    # NOTE: 2a - n ln2 without ln 2's second word: its error, n 2**-29 at most, is scaled by
+    # the quotient 2 / (exp(2a) + 1) < 2**(1 - n), far below an ulp of the result
+    r = fma(-(kd - _SHIFT), _LN2, ac + ac)
     scale = pow2(n)
-    large = _ONE - _TWO / fma(r + _tail(r), scale, scale + _ONE)
+    large = _ONE - _TWO / fma(_expm1_small(r), scale, scale + _ONE)
     return math.copysign(small if a < F(0.55) else large, x)

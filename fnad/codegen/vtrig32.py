@@ -41,19 +41,19 @@ def trig_huge(x):
 @_jit
 def _reduce(x):
     """``(q, r, lo)``: ``x = n pi/2 + r + lo`` with ``q = n mod 4``, ``|r| <= pi/4``
-    (about), ``lo`` below half an ulp of ``r``."""
+    (about), ``lo`` about an ulp of ``r`` or less (``r + lo`` is not renormalized: the
+    polynomials only add ``lo`` in)."""
     kd = fma(x, _TWO_OVER_PI, _SHIFT)
     q = f32_bits(kd) & 3
     n = kd - _SHIFT
     r1 = fma(-n, _PIO2_1, x)  # exact
     ph = n * _PIO2_2
     pl = fma(n, _PIO2_2, -ph)  # n _PIO2_2 = ph + pl exactly
-    hi = r1 - ph
-    bb = hi - r1
-    err = (r1 - (hi - bb)) - (ph + bb)  # hi + err = r1 - ph exactly
-    lo = (err - pl) - n * _PIO2_3
-    r = hi + lo
-    return q, r, lo - (r - hi)
+    r = r1 - ph
+    # NOTE: the rounding error of r (Fast2Sum; where r1 and ph nearly cancel, r is exact
+    # and the error 0)
+    err = (r1 - r) - ph
+    return q, r, fma(-n, _PIO2_3, err - pl)
 
 
 @_jit
@@ -107,15 +107,14 @@ def cos_f32(x):
 @_jit
 def _tan_parts(r, lo):
     """``(r, tail)`` with ``tan(r + lo) = r + tail`` for ``|r| <= pi/4`` (a least-squares
-    fit in ``z = r**2`` on Chebyshev nodes: error below 2**-28 relative)."""
+    fit in ``z = r**2`` on Chebyshev nodes: error below 2**-28 relative), by Estrin's
+    scheme: these loops are bound by one element's latency."""
     z = r * r
-    p = F(0.0045819716)
-    p = fma(p, z, F(-0.00032172992))
-    p = fma(p, z, F(0.011155188))
-    p = fma(p, z, F(0.021161089))
-    p = fma(p, z, F(0.05408295))
-    p = fma(p, z, F(0.13332464))
-    p = fma(p, z, F(0.33333355))
+    z2 = z * z
+    p01 = fma(F(0.13332464), z, F(0.33333355))
+    p23 = fma(F(0.021161089), z, F(0.05408295))
+    p45 = fma(F(-0.00032172992), z, F(0.011155188))
+    p = fma(fma(F(0.0045819716), z2, p45), z2 * z2, fma(p23, z2, p01))
     # NOTE: tan'(r) = 1 + tan(r)**2, about 1 + z: lo is below an ulp of r, so this suffices.
     return r, fma(r * z, p, fma(lo, z, lo))
 
@@ -125,10 +124,11 @@ def tan_f32(x):
     q, r, lo = _reduce(x)
     t, t_tail = _tan_parts(r, lo)
     y = t + t_tail
-    y_err = t_tail - (y - t)  # y + y_err = t + t_tail exactly
-    # tan = -1 / tan(r) for odd q: one correction step on 1 / (y + y_err) removes the
-    # roundings of the sum and of the reciprocal
-    inv = _ONE / y
-    inv = fma(inv, fma(-inv, y, _ONE) - inv * y_err, inv)
-    v = -inv if q & 1 else y
+    # tan = -1 / tan(r) for odd q: one correction step on -1 / y, its residual taken
+    # against t + t_tail rather than y, removes the roundings of the sum and of the
+    # quotient (three FMAs after the division, where correcting for y's rounding error
+    # separately took five operations and a longer chain)
+    m = -_ONE / y
+    m = fma(m, fma(m, t_tail, fma(m, t, _ONE)), m)
+    v = m if q & 1 else y
     return x if abs(x) < _TINY else v
