@@ -85,11 +85,11 @@ def _exp_reduce(x):
 
 
 @_jit
-def _expm1_tail(r):
-    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below 2**-60),
-    by Estrin's scheme: a loop over these functions is bound by the latency of one element
-    as much as by its instructions, and Horner's rule would chain all twelve steps."""
-    r2 = r * r
+def _expm1_poly(r, r2):
+    """``(exp(r) - 1 - r) / r**2`` for ``|r| <= ln2 / 2`` (Taylor to degree 13: error below
+    2**-60), by Estrin's scheme: a loop over these functions is bound by the latency of one
+    element as much as by its instructions, and Horner's rule would chain all twelve
+    steps."""
     r4 = r2 * r2
     p01 = fma(1.6666666666666666e-01, r, 0.5)
     p23 = fma(8.333333333333333e-03, r, 4.1666666666666664e-02)
@@ -100,7 +100,22 @@ def _expm1_tail(r):
     p03 = fma(p23, r2, p01)
     p47 = fma(p67, r2, p45)
     p8b = fma(pab, r2, p89)
-    return r2 * fma(fma(p8b, r4, p47), r4, p03)
+    return fma(fma(p8b, r4, p47), r4, p03)
+
+
+@_jit
+def _expm1_tail(r):
+    """``exp(r) - 1 - r`` for ``|r| <= ln2 / 2``."""
+    r2 = r * r
+    return r2 * _expm1_poly(r, r2)
+
+
+@_jit
+def _expm1_small(r):
+    """``exp(r) - 1`` for ``|r| <= ln2 / 2``, ``r`` added by the polynomial's last FMA: one
+    rounding and one operation fewer than ``r + _expm1_tail(r)``."""
+    r2 = r * r
+    return fma(r2, _expm1_poly(r, r2), r)
 
 
 @_jit
@@ -115,7 +130,7 @@ def _scale(p, n):
 def exp_f64(x):
     xc = min(max(x, -746.0), 710.0)
     n, r = _exp_reduce(xc)
-    y = _scale(1.0 + (r + _expm1_tail(r)), n)
+    y = _scale(1.0 + _expm1_small(r), n)
     return y if x == x else x
 
 
@@ -152,7 +167,7 @@ def exp2_f64(x):
     kd = xc + _SHIFT
     n = f64_bits(kd) - f64_bits(_SHIFT)
     r = (xc - (kd - _SHIFT)) * _LN2
-    y = _scale(1.0 + (r + _expm1_tail(r)), n)
+    y = _scale(1.0 + _expm1_small(r), n)
     return y if x == x else x
 
 
@@ -196,9 +211,13 @@ def _log1p_parts(f):
 @_jit
 def _log_special(x, y):
     """``y`` for finite ``x > 0``, else the result for x <= 0, inf and NaN."""
-    # NOTE: one select of y, the other value computed from x alone
-    other = -np.inf if x == 0.0 else (x if x > 0.0 else np.nan)
-    return y if (x > 0.0 and x < np.inf) else other
+    # NOTE: one select of y, the other value computed from x alone; x > 0 is tested once.
+    # Written with `and`, or with the first two selects nested in one expression, the
+    # tests became branches that LLVM turned into integer compares (vmath32._log_special).
+    positive = x > 0.0
+    other = x if positive else np.nan
+    other = -np.inf if x == 0.0 else other
+    return y if (positive & (x < np.inf)) else other
 
 
 @_jit

@@ -17,9 +17,11 @@ import math
 import numpy as np
 
 from fnad.codegen.vmath import (
+    _INV_LN2,
+    _LN2,
     _SHIFT,
     _exp_reduce,
-    _expm1_tail,
+    _expm1_small,
     _jit,
     f64_bits,
     fma,
@@ -44,46 +46,43 @@ def trig_huge(x):
 
 @_jit
 def _reduce(x):
-    """``(q, hi, lo)``: ``x = n pi/2 + hi + lo`` with ``q = n mod 4``, ``|hi| <= pi/4``."""
-    kd = x * _TWO_OVER_PI + _SHIFT
+    """``(q, hi, lo)``: ``x = n pi/2 + hi + lo`` with ``q = n mod 4``, ``|hi| <= pi/4``
+    (about), ``lo`` about an ulp of ``hi`` or less."""
+    kd = fma(x, _TWO_OVER_PI, _SHIFT)
     q = f64_bits(kd) & 3
     n = kd - _SHIFT
     r1 = fma(-n, _PIO2_1, x)  # exact: the difference fits in 53 bits
     ph = n * _PIO2_2
     pl = fma(n, _PIO2_2, -ph)
     hi = r1 - ph
-    bb = hi - r1
-    err = (r1 - (hi - bb)) - (ph + bb)
-    lo = (err - pl) - n * _PIO2_3
-    rh = hi + lo
-    return q, rh, lo - (rh - hi)
+    # NOTE: the rounding error of hi (Fast2Sum; where r1 and ph nearly cancel, hi is exact
+    # and the error 0). hi + lo is not renormalized: the polynomials only add lo in.
+    err = (r1 - hi) - ph
+    return q, hi, fma(-n, _PIO2_3, err - pl)
 
 
 @_jit
 def _sin_poly(r, lo):
     z = r * r
-    p = 2.8114572543455206e-15
-    p = fma(p, z, -7.647163731819816e-13)
-    p = fma(p, z, 1.6059043836821613e-10)
-    p = fma(p, z, -2.505210838544172e-08)
-    p = fma(p, z, 2.7557319223985893e-06)
-    p = fma(p, z, -1.984126984126984e-04)
-    p = fma(p, z, 8.333333333333333e-03)
-    p = fma(p, z, -1.6666666666666666e-01)
+    z2 = z * z
+    # Taylor's coefficients by Estrin's scheme (Horner's rule chains eight steps)
+    p01 = fma(8.333333333333333e-03, z, -1.6666666666666666e-01)
+    p23 = fma(2.7557319223985893e-06, z, -1.984126984126984e-04)
+    p45 = fma(1.6059043836821613e-10, z, -2.505210838544172e-08)
+    p67 = fma(2.8114572543455206e-15, z, -7.647163731819816e-13)
+    p = fma(fma(p67, z2, p45), z2 * z2, fma(p23, z2, p01))
     return r + (r * z * p + lo * (1.0 - 0.5 * z))
 
 
 @_jit
 def _cos_poly(r, lo):
     z = r * r
-    p = -1.5619206968586225e-16
-    p = fma(p, z, 4.779477332387385e-14)
-    p = fma(p, z, -1.1470745597729725e-11)
-    p = fma(p, z, 2.08767569878681e-09)
-    p = fma(p, z, -2.755731922398589e-07)
-    p = fma(p, z, 2.48015873015873e-05)
-    p = fma(p, z, -1.3888888888888889e-03)
-    p = fma(p, z, 4.1666666666666664e-02)
+    z2 = z * z
+    p01 = fma(-1.3888888888888889e-03, z, 4.1666666666666664e-02)
+    p23 = fma(-2.755731922398589e-07, z, 2.48015873015873e-05)
+    p45 = fma(-1.1470745597729725e-11, z, 2.08767569878681e-09)
+    p67 = fma(-1.5619206968586225e-16, z, 4.779477332387385e-14)
+    p = fma(fma(p67, z2, p45), z2 * z2, fma(p23, z2, p01))
     hz = 0.5 * z
     w = 1.0 - hz
     return w + (((1.0 - w) - hz) + (z * z * p - r * lo))
@@ -104,7 +103,9 @@ def _cos_pick(q, s, c):
 
 @_jit
 def _tan_pick(x, q, s, c):
-    v = -c / s if q & 1 else s / c
+    # NOTE: one division, its operands selected: -c / s if q & 1 else s / c computed both
+    odd = q & 1 != 0
+    v = (-c if odd else s) / (s if odd else c)
     return x if abs(x) < 1e-9 else v
 
 
@@ -130,7 +131,7 @@ def tan_f64(x):
 def _exp_half(a):
     """``exp(a) / 2`` for ``0 <= a``, without overflowing before the true result does."""
     n, r = _exp_reduce(min(a, 711.0))
-    y = 1.0 + (r + _expm1_tail(r))
+    y = 1.0 + _expm1_small(r)
     return (y + y) * pow2(n - 2)  # NOTE: see _sinh_large
 
 
@@ -138,7 +139,7 @@ def _exp_half(a):
 def _sinh_large(a):
     """``sinh(a)`` for ``a >= 1``, overflowing only where the result does."""
     n, r = _exp_reduce(min(a, 711.0))
-    s = r + _expm1_tail(r)
+    s = _expm1_small(r)
     m = 1.0 + s
     m_lo = s - (m - 1.0)  # the rounding of m, put back: it would cost half an ulp
     # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-1022
@@ -187,13 +188,19 @@ def tanh_f64(x):
     small = fma(a * z, p, a)
     # 1 - 2 / (exp(2a) + 1) above: the quotient (below 0.45) would cost an ulp of the
     # result if the roundings of the sum and of the reciprocal were not put back
-    n, r = _exp_reduce(a + a)
-    s = r + _expm1_tail(r)
+    a2 = a + a
+    kd = fma(a2, _INV_LN2, _SHIFT)
+    n = f64_bits(kd) - f64_bits(_SHIFT)
+    # NOTE: 2a - n ln2 without ln 2's second word: its error, below n 2**-55, is scaled by
+    # the quotient 2 / (exp(2a) + 1) < 2**(1 - n), a fifth of an ulp of the result at most
+    r = fma(-(kd - _SHIFT), _LN2, a2)
+    s = _expm1_small(r)
     scale = pow2(n)
     c = scale + 1.0
     d = fma(s, scale, c)
     d_err = fma(s, scale, c - d)  # d + d_err = (1 + s) 2**n + 1, the rounding of d put back
     inv = 1.0 / d
-    inv = fma(inv, fma(-inv, d, 1.0) - inv * d_err, inv)
+    # the residual 1 - inv (d + d_err) in two FMAs, then one correction step
+    inv = fma(inv, fma(-inv, d_err, fma(-inv, d, 1.0)), inv)
     large = fma(-2.0, inv, 1.0)
     return math.copysign(small if a < 0.55 else large, x)
