@@ -266,7 +266,8 @@ def math_table(args) -> None:
         cols = ("fnad jit", "fnad 2 threads", "fnad precise", "NumPy", "JAX jit")
         cols += ("numba math.*", "memcpy")
         print(f"  {'function':<10}" + "".join(f"{c:>22}" for c in cols))
-        copy = measure({"memcpy": partial(np.copyto, out, x)}, 3)["memcpy"]
+        rounds = 3 if args.quick else 5
+        copy = measure({"memcpy": partial(np.copyto, out, x)}, rounds)["memcpy"]
         for name in MATH:
             f = getattr(np, name)
             impls = {"fnad jit": fnad.jit(f, parallel=False)}
@@ -283,7 +284,7 @@ def math_table(args) -> None:
             impls["numba math.*"] = partial(loop, x, out)
             impls = {k: (partial(v, x) if k in FNAD_SERIAL else v) for k, v in impls.items()}
             np.testing.assert_allclose(impls["fnad jit"](), f(x), rtol=4 * np.finfo(dtype).eps)
-            times = measure(impls, 3 if args.quick else 5, target=0.1)
+            times = measure(impls, rounds, target=0.1)
             times["memcpy"] = copy
             ref = np.array(times["fnad jit"])
             row = [

@@ -224,15 +224,10 @@ def log1p_f32(x):
     u = _ONE + x
     # NOTE: c is the rounding error of u relative to u, so log(u) + c = log(1 + x).
     c = (x - (u - _ONE)) / u
-    e, f = _log_split(u)
+    e, f = _mant_exp(u)  # NOTE: u is 0 or at least 2**-24, never subnormal
     t = fma(f * f, _q8(f, _Q_LN), fma(e, _LN2_LO16, c))
-    y = e * _LN2_HI16 + (f + t)
-    if x != x or x == _INF:
-        return x
-    if x == -_ONE:
-        return -_INF
-    if x < -_ONE:
-        return F(np.nan)
+    # x = -1, x < -1, NaN and inf are log's special cases of u (vmath.log1p_f64)
+    y = _log_special(u, e * _LN2_HI16 + (f + t))
     return x if abs(x) < F(1e-30) else y
 
 
