@@ -193,9 +193,10 @@ def _log_special(x, y):
 
 # The logarithms below add their terms smallest first and round about twice: log(x) =
 # a + (f + t), log2(x) = e + (c f + t) with c f + t rounded by one FMA, log10 likewise with
-# a = e log10(2) (``a`` exact: ``e`` times 16 bits of the constant). The inner sum is at
-# most about half the result wherever ``a`` is not 0, so its rounding costs at most about
-# a quarter ulp of the result: the results are faithful (every positive float32 is tested).
+# a = e log10(2) (``a`` exact: ``e`` times 16 bits of the constant). Either the inner sum
+# is at most about half the result, so that its rounding costs about a quarter ulp of it,
+# or (e = 1 or -1 against f near its ends) the two nearly cancel and the outer sum is
+# exact (Sterbenz's lemma): the results are faithful (every positive float32 is tested).
 
 
 @_jit
