@@ -238,13 +238,14 @@ def _exp_pair(a, sign):
     overflowing only where the result does."""
     n, r = _reduce(min(a, F(90.0)))
     s = _expm1_small(r)
-    m = _ONE + s
-    m_lo = s - (m - _ONE)  # the rounding of m, put back: it would cost half an ulp
-    # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-126
-    # the second term is far below an ulp of the first
+    # exp(a) / 2 = 2**(n - 1) (1 + s) and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / (1 + s); beyond
+    # 2**-126 the second term is far below an ulp of the first
     e = pow2(np.int32(-min(n, np.int32(63))))
     e = e * e  # NOTE: squared rather than pow2(-2n): doubling n would widen it to int64
-    y = m + fma(sign, e / m, m_lo)
+    # NOTE: y = 1 + w, w = s + sign e / (1 + s): w is at most about half of y, so its
+    # rounding costs at most about a quarter ulp of y, and the last sum rounds once.
+    # (Adding to the rounded 1 + s its rounding error instead took two operations more.)
+    y = _ONE + fma(sign, e / (_ONE + s), s)
     # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a float32 up to
     # n = 129; n = 130 (a > 89.7) gives inf, as the result overflows from a = 89.42 on.
     return (y + y) * pow2(np.int32(n - 2))
