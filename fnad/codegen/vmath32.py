@@ -27,9 +27,11 @@ _ZERO, _HALF, _ONE, _TWO, _QUARTER = F(0.0), F(0.5), F(1.0), F(2.0), F(0.25)
 _INF, _NAN = F(np.inf), F(np.nan)
 _SHIFT = F(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer held in the low bits
 _SHIFT_BITS = np.int32(0x4B400000)
+_SHIFT_EXP = F(12583039.0)  # _SHIFT + 127
 _INV_LN2 = F(1.4426950408889634)
 _TWO_INV_LN2 = F(2.0) * _INV_LN2
 _LN2 = F(0.6931471805599453)
+_LN2_HALF = F(0.5) * _LN2
 _LN2_LO = F(0.6931471805599453 - float(_LN2))  # with FMA, n * _LN2 is subtracted exactly
 _LN2_HI16 = F(6.9313812256e-01)  # ln 2 with 16 significant bits: e * hi is exact
 _LN2_LO16 = F(9.0580006145e-06)
@@ -270,18 +272,6 @@ def cosh_f32(x):
 
 
 @_jit
-def _expm1_short(r):
-    """``exp(r) - 1`` for ``|r| <= ln2 / 2`` to about 2**-23 relative to ``exp(r)``: degree
-    5, one coefficient fewer than ``_expm1_small``, for tanh's quotient, which scales the
-    error of ``exp`` down (a least-squares fit on Chebyshev nodes, weighted toward the
-    minimax error relative to ``exp(r)``)."""
-    r2 = r * r
-    p01 = fma(F(0.16667111), r, F(0.4999923))
-    p23 = fma(F(0.008312837), r, F(0.041890234))
-    return fma(r2, fma(p23, r2, p01), r)
-
-
-@_jit
 def tanh_f32(x):
     a = abs(x)
     z = a * a
@@ -295,17 +285,24 @@ def tanh_f32(x):
     small = fma(a * z, p, a)
     # 1 - 2 / (exp(2a) + 1) above: the quotient is below 0.4, so its rounding errors stay
     # below half an ulp of the result, and it scales a relative error of exp(2a) by at
-    # most 0.32, so exp needs one coefficient fewer than elsewhere (faithful on every
-    # float32, tests/test_vmath.py; from 0.55 on with the longer polynomial, and with
-    # this one from 0.65 on).
-    # exp(2a) + 1 = (1 + s) 2**n + 1 is one FMA on s and 2**n + 1 (computed beside it): one
-    # rounding and two dependent steps fewer than forming exp(2a) first (about 10% faster)
+    # most 0.32, so exp(r) is a degree-5 polynomial here (a fit on Chebyshev nodes, error
+    # below 2**-23 relative), one coefficient fewer than _expm1_small's (faithful on every
+    # float32, tests/test_vmath.py; with this polynomial from 0.65 on).
     ac = min(a, F(9.5))  # tanh rounds to 1 from 9.01 on
-    kd = fma(ac, _TWO_INV_LN2, _SHIFT)
-    n = np.int32(f32_bits(kd) - _SHIFT_BITS)
-    # NOTE: 2a - n ln2 without ln 2's second word: its error, n 2**-29 at most, is scaled by
-    # the quotient 2 / (exp(2a) + 1) < 2**(1 - n), far below an ulp of the result
-    r = fma(-(kd - _SHIFT), _LN2, ac + ac)
-    scale = pow2(n)
-    large = _ONE - _TWO / fma(_expm1_short(r), scale, scale + _ONE)
+    # NOTE: the low bits of kd hold n + 127, so shifting them into the exponent field
+    # gives 2**n in one instruction: _SHIFT's own bits (0x4B400000) shift out entirely
+    kd = fma(ac, _TWO_INV_LN2, _SHIFT_EXP)
+    scale = bits_f32(np.int32(f32_bits(kd) << np.int32(23)))
+    # h = (2a - n ln2) / 2, exactly half of the reduced argument r: the polynomial in h
+    # with coefficients scaled by powers of 2 rounds as the one in r would, without 2a.
+    # NOTE: ln 2's second word is left out: its error, n 2**-29 at most, is scaled by the
+    # quotient 2 / (exp(2a) + 1) < 2**(1 - n), far below an ulp of the result
+    h = fma(-(kd - _SHIFT_EXP), _LN2_HALF, ac)
+    # exp(r) = 1 + r (1 + r (c2 + r (c3 + r (c4 + r c5)))) by Horner's rule, as 1 + h (2 +
+    # h (4 c2 + ...)); exp(2a) + 1 = 2**n exp(r) + 1 is then one FMA
+    g = fma(F(0.2660108), h, F(0.67024374))
+    g = fma(g, h, F(1.3333689))
+    g = fma(g, h, F(1.9999692))
+    g = fma(g, h, _TWO)
+    large = _ONE - _TWO / fma(fma(g, h, _ONE), scale, _ONE)
     return math.copysign(small if a < F(0.7) else large, x)
