@@ -28,6 +28,9 @@ _INF, _NAN = F(np.inf), F(np.nan)
 _SHIFT = F(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer held in the low bits
 _SHIFT_BITS = np.int32(0x4B400000)
 _SHIFT_EXP = F(12583039.0)  # _SHIFT + 127
+_SHIFT_PAIR = F(12583037.0)  # _SHIFT + 125
+_PAIR_CAP = np.int32(0x4B400000 + 125 + 63)  # the bits of _SHIFT_PAIR + 63
+_PAIR_NEG = np.int32(0x4B400000 + 125 + 127)  # minus the bits of _SHIFT_PAIR + n: 127 - n
 _INV_LN2 = F(1.4426950408889634)
 _TWO_INV_LN2 = F(2.0) * _INV_LN2
 _LN2 = F(0.6931471805599453)
@@ -238,19 +241,24 @@ def log1p_f32(x):
 def _exp_pair(a, sign):
     """``(exp(a) + sign exp(-a)) / 2`` for ``a >= 0`` (``sign`` -1 only for ``a >= 0.7``),
     overflowing only where the result does."""
-    n, r = _reduce(min(a, F(90.0)))
-    s = _expm1_small(r)
+    ac = min(a, F(90.0))
+    # NOTE: the low bits of kd hold n + 125, so that shifting them into the exponent field
+    # gives 2**(n - 2) in one instruction (as in tanh_f32)
+    kd = fma(ac, _INV_LN2, _SHIFT_PAIR)
+    nd = kd - _SHIFT_PAIR
+    s = _expm1_small(fma(-nd, _LN2_LO, fma(-nd, _LN2, ac)))
+    bits = f32_bits(kd)
     # exp(a) / 2 = 2**(n - 1) (1 + s) and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / (1 + s); beyond
     # 2**-126 the second term is far below an ulp of the first
-    e = pow2(np.int32(-min(n, np.int32(63))))
-    e = e * e  # NOTE: squared rather than pow2(-2n): doubling n would widen it to int64
+    e = bits_f32(np.int32((_PAIR_NEG - min(bits, _PAIR_CAP)) << 23))  # 2**-min(n, 63)
+    e = e * e  # NOTE: squared rather than 2**(-2n): doubling n would widen it to int64
     # NOTE: y = 1 + w, w = s + sign e / (1 + s): w is at most about half of y, so its
     # rounding costs at most about a quarter ulp of y, and the last sum rounds once.
     # (Adding to the rounded 1 + s its rounding error instead took two operations more.)
     y = _ONE + fma(sign, e / (_ONE + s), s)
     # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a float32 up to
     # n = 129; n = 130 (a > 89.7) gives inf, as the result overflows from a = 89.42 on.
-    return (y + y) * pow2(np.int32(n - 2))
+    return (y + y) * bits_f32(np.int32(bits << 23))
 
 
 @_jit
