@@ -29,6 +29,7 @@ _SHIFT = F(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer held in th
 _SHIFT_BITS = np.int32(0x4B400000)
 _SHIFT_EXP = F(12583039.0)  # _SHIFT + 127
 _SHIFT_PAIR = F(12583037.0)  # _SHIFT + 125
+_SIGN_BIT = np.int32(-(1 << 31))
 _PAIR_CAP = np.int32(0x4B400000 + 125 + 63)  # the bits of _SHIFT_PAIR + 63
 _PAIR_NEG = np.int32(0x4B400000 + 125 + 127)  # minus the bits of _SHIFT_PAIR + n: 127 - n
 _INV_LN2 = F(1.4426950408889634)
@@ -238,9 +239,9 @@ def log1p_f32(x):
 
 
 @_jit
-def _exp_pair(a, sign):
+def _exp_pair(a, sign, sign_bit):
     """``(exp(a) + sign exp(-a)) / 2`` for ``a >= 0`` (``sign`` -1 only for ``a >= 0.7``),
-    overflowing only where the result does."""
+    overflowing only where the result does, its sign bit set to ``sign_bit``."""
     ac = min(a, F(90.0))
     # NOTE: the low bits of kd hold n + 125, so that shifting them into the exponent field
     # gives 2**(n - 2) in one instruction (as in tanh_f32)
@@ -255,28 +256,30 @@ def _exp_pair(a, sign):
     # NOTE: y = 1 + w, w = s + sign e / (1 + s): w is at most about half of y, so its
     # rounding costs at most about a quarter ulp of y, and the last sum rounds once.
     # (Adding to the rounded 1 + s its rounding error instead took two operations more.)
-    y = _ONE + fma(sign, e / (_ONE + s), s)
-    # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a float32 up to
-    # n = 129; n = 130 (a > 89.7) gives inf, as the result overflows from a = 89.42 on.
-    return (y + y) * bits_f32(np.int32(bits << 23))
+    w = fma(sign, e / (_ONE + s), s)
+    # NOTE: 2 y 2**(n - 2) rounds twice at most: 2 y = 2 w + 2 rounds as 1 + w does, and
+    # 2**(n - 2) is a float32 up to n = 129; n = 130 (a > 89.7) gives inf, as the result
+    # overflows from a = 89.42 on. The sign goes onto the power of two, beside the work,
+    # rather than onto the result after it.
+    return fma(w, _TWO, _TWO) * bits_f32(np.int32((bits << 23) | sign_bit))
 
 
 @_jit
 def sinh_f32(x):
-    a = abs(x)
-    z = a * a
-    # sinh(a) = a + a z P(z) below 0.7: P of degree 2, a least-squares fit on Chebyshev
+    z = x * x
+    # sinh(x) = x + x z P(z) below 0.7: P of degree 2, a least-squares fit on Chebyshev
     # nodes (error below 2**-28); _exp_pair stays faithful down to 0.7, where exp(-a) is
-    # a quarter of exp(a)
+    # a quarter of exp(a). (x z P(z) has x's sign, so -0 stays -0.)
     p = fma(F(0.00020101015), z, F(0.008332599))
     p = fma(p, z, F(0.16666673))
-    small = fma(a * z, p, a)
-    return math.copysign(small if a < F(0.7) else _exp_pair(a, -_ONE), x)
+    a = abs(x)
+    large = _exp_pair(a, -_ONE, np.int32(f32_bits(x) & _SIGN_BIT))
+    return fma(x * z, p, x) if a < F(0.7) else large
 
 
 @_jit
 def cosh_f32(x):
-    return _exp_pair(abs(x), _ONE)
+    return _exp_pair(abs(x), _ONE, np.int32(0))
 
 
 @_jit
