@@ -23,6 +23,7 @@ from fnad.codegen.vmath import (
     _exp_reduce,
     _expm1_small,
     _jit,
+    bits_f64,
     f64_bits,
     fma,
     pow2,
@@ -32,6 +33,7 @@ HUGE = 2.0**28
 """Largest ``|x|`` the vectorized ``sin``/``cos``/``tan`` reduce; beyond it, libm."""
 
 _TWO_OVER_PI = 0.6366197723675814
+_SIGN_BIT = -(1 << 63)
 _PIO2_1 = 1.5707963267948966
 _PIO2_2 = 6.123233995736766e-17
 _PIO2_3 = -1.4973849048591698e-33
@@ -136,32 +138,37 @@ def _exp_half(a):
 
 
 @_jit
-def _sinh_large(a):
-    """``sinh(a)`` for ``a >= 1``, overflowing only where the result does."""
+def _sinh_large(a, sign_bit):
+    """``sinh(a)`` for ``a >= 1``, overflowing only where the result does, its sign bit set
+    to ``sign_bit``."""
     n, r = _exp_reduce(min(a, 711.0))
     s = _expm1_small(r)
     m = 1.0 + s
     m_lo = s - (m - 1.0)  # the rounding of m, put back: it would cost half an ulp
     # exp(a) / 2 = 2**(n - 1) m and exp(-a) / 2 = 2**(n - 1) 2**(-2n) / m; beyond 2**-1022
     # the second term is far below an ulp of the first
-    y = m + (m_lo - pow2(-min(n + n, 1022)) / m)
-    # NOTE: 2 y 2**(n - 2) rounds once: 2 y is exact, and 2**(n - 2) is a double up to
-    # n = 1025; n = 1026 (a > 710.8) gives inf, as the result overflows from a = 710.48 on.
-    return (y + y) * pow2(n - 2)
+    t = m_lo - pow2(-min(n + n, 1022)) / m
+    # NOTE: 2 y 2**(n - 2) with y = m + t: 2 y = fma(t, 2, 2 m) rounds as m + t does, and
+    # 2**(n - 2) is a double up to n = 1025; n = 1026 (a > 710.8) gives inf, as the result
+    # overflows from a = 710.48 on. The sign goes onto the power of two, beside the work,
+    # rather than onto the result after it.
+    return fma(t, 2.0, m + m) * bits_f64(((n + 1021) << 52) | sign_bit)
 
 
 @_jit
 def sinh_f64(x):
-    a = abs(x)
-    z = a * a
-    # sinh(a) = a + a z P(z) below 1: P a Chebyshev fit (error below 2**-61)
+    z = x * x
+    # sinh(x) = x + x z P(z) below 1: P a Chebyshev fit (error below 2**-61)
     z2 = z * z
     p01 = fma(0.008333333333333299, z, 0.16666666666666666)
     p23 = fma(2.7557319191381816e-06, z, 0.00019841269841324198)
     p45 = fma(1.6057679623801638e-10, z, 2.5052117695907823e-08)
     p = fma(fma(fma(7.746178593018827e-13, z2, p45), z2, p23), z2, p01)
-    small = fma(a * z, p, a)
-    return math.copysign(small if a < 1.0 else _sinh_large(a), x)
+    # NOTE: x z P(z) has x's sign, so -0 stays -0
+    small = fma(x * z, p, x)
+    a = abs(x)
+    large = _sinh_large(a, f64_bits(x) & _SIGN_BIT)
+    return small if a < 1.0 else large
 
 
 @_jit
