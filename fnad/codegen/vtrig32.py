@@ -124,11 +124,13 @@ def tan_f32(x):
     q, r, lo = _reduce(x)
     t, t_tail = _tan_parts(r, lo)
     y = t + t_tail
+    # NOTE: tiny arguments (q = 0; -0 needs x itself) are selected before the division's
+    # chain ends, not after it
+    even = x if abs(x) < _TINY else y
     # tan = -1 / tan(r) for odd q: one correction step on -1 / y, its residual taken
     # against t + t_tail rather than y, removes the roundings of the sum and of the
     # quotient (three FMAs after the division, where correcting for y's rounding error
     # separately took five operations and a longer chain)
     m = -_ONE / y
     m = fma(m, fma(m, t_tail, fma(m, t, _ONE)), m)
-    v = m if q & 1 else y
-    return x if abs(x) < _TINY else v
+    return m if q & 1 else even
