@@ -117,16 +117,18 @@ def test_dense_sweep_within_bound(name, dtype):
 
 # Float32 functions whose error bound rests on an argument about where rounding errors
 # cancel, with the range beyond which the result is trivially right (or libm's). The
-# logarithms: every positive float32 (and log1p every one in (-1, 0) as well).
+# logarithms: every positive float32 (and log1p every one in (-1, 0) as well); exp2 every
+# float32 of either sign up to 151 (it overflows from 128 on and is 0 below -150).
 EXHAUSTIVE = {"sin": vtrig32.HUGE, "cos": vtrig32.HUGE, "tan": vtrig32.HUGE}
-EXHAUSTIVE.update(tanh=9.5, sinh=90.0, cosh=90.0)
+EXHAUSTIVE.update(tanh=9.5, sinh=90.0, cosh=90.0, exp2=151.0)
 EXHAUSTIVE.update(dict.fromkeys(("log", "log2", "log10", "log1p"), np.finfo(np.float32).max))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXHAUSTIVE))
 def test_float32_exhaustive(name):
-    """Every positive float32 up to EXHAUSTIVE[name] (the functions are odd or even)."""
+    """Every positive float32 up to EXHAUSTIVE[name] (the functions are odd or even, but
+    for log1p and exp2, whose negative arguments are checked as well)."""
     top = int(np.array([EXHAUSTIVE[name]], np.float32).view(np.uint32)[0])
     minus_one = int(np.array([1.0], np.float32).view(np.uint32)[0])
     for start in range(0, top + 1, 1 << 24):
@@ -134,6 +136,8 @@ def test_float32_exhaustive(name):
         check(name, x)
         if name == "log1p" and start < minus_one:
             check(name, -x[x < 1])
+        if name == "exp2":
+            check(name, -x)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
