@@ -205,6 +205,11 @@ def test_huge_trig_arguments_are_flagged():
     assert flags == [0, 0, 1, 1, 0]
     values = np.array([1.0, vtrig32.HUGE, 2 * vtrig32.HUGE, 3e38, np.inf, -np.inf], np.float32)
     assert [vtrig32.trig_huge(v) for v in values] == [0, 0, 1, 1, 0, 0]
+    above = np.nextafter(vtrig32.HUGE, np.float32(np.inf))
+    big = np.finfo(np.float32).max
+    values = np.array([above, -above, -vtrig32.HUGE, -big, big, np.nan, -np.nan, 0.0, -0.0])
+    values = values.astype(np.float32)
+    assert [vtrig32.trig_huge(v) for v in values] == [1, 1, 0, 1, 1, 0, 0, 0, 0]
 
 
 def w2(x):

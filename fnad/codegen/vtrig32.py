@@ -31,11 +31,16 @@ _PIO2_2 = F(-4.371139e-08)
 _PIO2_3 = F(-1.7151245e-15)
 
 
+_HUGE_NEXT = np.uint32(np.float32(HUGE).view(np.uint32) + 1)
+_HUGE_SPAN = np.uint32(0x7F800000) - _HUGE_NEXT  # the finite float32 magnitudes above HUGE
+
+
 @_jit
 def trig_huge(x):
     """Whether float32 ``x`` is finite and too large for the vectorized reduction."""
-    a = abs(x)
-    return a > HUGE and a != _INF
+    # NOTE: one unsigned compare of |x|'s bits against the range (HUGE, inf) rather than two
+    # float compares and an and: one instruction fewer in every loop over sin, cos or tan
+    return np.uint32(np.uint32(f32_bits(x) & np.int32(0x7FFFFFFF)) - _HUGE_NEXT) < _HUGE_SPAN
 
 
 @_jit
