@@ -305,7 +305,7 @@ def tanh_f32(x):
     # below half an ulp of the result, and it scales a relative error of exp(2a) by at
     # most 0.32, so exp(r) is a degree-5 polynomial here (a fit on Chebyshev nodes, error
     # below 2**-23 relative), one coefficient fewer than _expm1_small's (faithful on every
-    # float32, tests/test_vmath.py; with this polynomial from 0.65 on).
+    # float32, tests/test_vmath.py).
     ac = min(a, F(9.5))  # tanh rounds to 1 from 9.01 on
     # NOTE: the low bits of kd hold n + 127, so shifting them into the exponent field
     # gives 2**n in one instruction: _SHIFT's own bits (0x4B400000) shift out entirely
