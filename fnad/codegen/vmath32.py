@@ -23,7 +23,7 @@ bits_f32 = _bitcast(types.int32, types.float32, ir.FloatType())
 # NOTE: every constant is a float32 (or int32) global: a Python float literal is a
 # float64 to Numba and would widen the whole computation.
 F = np.float32
-_ZERO, _HALF, _ONE, _TWO, _QUARTER = F(0.0), F(0.5), F(1.0), F(2.0), F(0.25)
+_ZERO, _ONE, _TWO = F(0.0), F(1.0), F(2.0)
 _INF, _NAN = F(np.inf), F(np.nan)
 _SHIFT = F(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer held in the low bits
 _SHIFT_BITS = np.int32(0x4B400000)
